@@ -1,0 +1,3 @@
+pub mod model;
+pub mod protocol;
+pub mod runtime;

@@ -1,0 +1,10 @@
+//! The one place the host generates bindings from `wit/`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "provider",
+    exports: { default: async },
+});
+
+pub use d_back::plugin::host::Level;
+pub use d_back::plugin::types as wit;

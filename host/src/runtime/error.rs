@@ -1,0 +1,31 @@
+//! Why a plugin call produced no usable answer.
+
+use std::time::Duration;
+
+/// A plugin call that failed. Never shown to browsers: the host logs it and
+/// answers with the callback's safe default.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginError {
+    #[error("could not instantiate the component: {0}")]
+    Instantiate(String),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("ran out of fuel ({0} units per call)")]
+    OutOfFuel(u64),
+    #[error("missed its deadline of {0:?}")]
+    Deadline(Duration),
+    #[error("was refused memory past its cap of {0} bytes")]
+    MemoryCap(usize),
+    #[error("returned an error: {0}")]
+    Returned(String),
+    #[error("returned an invalid value: {0}")]
+    InvalidOutput(String),
+}
+
+impl PluginError {
+    /// True when the instance that produced this error must not run again:
+    /// after a trap or an interrupted call its memory may be half-updated.
+    pub fn poisons_instance(&self) -> bool {
+        !matches!(self, Self::Returned(_) | Self::InvalidOutput(_))
+    }
+}

@@ -1,0 +1,161 @@
+//! The plugin runtime: wasmtime with the component model, one engine for the
+//! process, each provider compiled once and pre-instantiated at start.
+//!
+//! - [`bindings`]: the only `bindgen!`, from `wit/`.
+//! - [`state`]: store data, WASI context, the host functions plugins import.
+//! - [`limits`]: fuel, memory cap, deadline, epoch ticker.
+//! - [`plugin`]: typed, sandboxed calls with an instance pool.
+//! - [`convert`]: plugin values checked into host values.
+//! - [`safe`]: failures logged and replaced by safe defaults.
+
+mod bindings;
+mod convert;
+mod error;
+mod limits;
+mod log_stream;
+mod plugin;
+mod safe;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+pub use bindings::exports::d_back::plugin::activity::Timer;
+pub use error::PluginError;
+pub use limits::Limits;
+pub use plugin::{Callback, Plugin};
+
+use bindings::{Provider, ProviderPre};
+use limits::EpochTicker;
+use state::{PluginIdentity, PluginState};
+
+/// The mock provider, built from `plugins/mock` with the host.
+pub static MOCK_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mock.wasm"));
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// The mock provider embedded in the binary.
+    Mock,
+    /// A `.wasm` component file.
+    File(PathBuf),
+}
+
+/// Everything needed to load one plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSpec {
+    /// Shown in logs; defaults to the file's stem.
+    pub name: String,
+    pub source: PluginSource,
+    pub limits: Limits,
+    /// Values the plugin reads through `host.config-get`.
+    pub config: BTreeMap<String, String>,
+    /// Live instances kept between calls.
+    pub idle_instances: usize,
+}
+
+impl PluginSpec {
+    pub const DEFAULT_IDLE_INSTANCES: usize = 8;
+
+    /// The embedded mock provider with default limits.
+    pub fn mock() -> Self {
+        Self::new("mock", PluginSource::Mock)
+    }
+
+    pub fn new(name: impl Into<String>, source: PluginSource) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+            idle_instances: Self::DEFAULT_IDLE_INSTANCES,
+        }
+    }
+}
+
+/// Why a plugin could not be loaded. Loading happens at start-up, so these
+/// stop the server with a message naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin {name} is not a valid component: {cause}")]
+    Compile { name: String, cause: String },
+    #[error(
+        "plugin {name} does not fit the d-back:plugin provider world (wrong exports, or imports the host does not grant): {cause}"
+    )]
+    Link { name: String, cause: String },
+}
+
+/// The engine, the linker with every host capability, and the epoch ticker.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    ticker: Arc<EpochTicker>,
+}
+
+impl PluginRuntime {
+    pub fn new() -> Result<Self, LoadError> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        Provider::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |state| state)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        let ticker = EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
+        Ok(Self {
+            engine,
+            linker,
+            ticker: Arc::new(ticker),
+        })
+    }
+
+    /// Compiles and links a plugin. Calls nothing in it yet.
+    pub fn load(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
+        let compiled = match &spec.source {
+            PluginSource::Mock => Component::from_binary(&self.engine, MOCK_PLUGIN),
+            PluginSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Component::from_binary(&self.engine, &bytes)
+            }
+        };
+        let component = compiled.map_err(|e| LoadError::Compile {
+            name: spec.name.clone(),
+            cause: format!("{e:?}"),
+        })?;
+        let link_error = |e: wasmtime::Error| LoadError::Link {
+            name: spec.name.clone(),
+            cause: format!("{e:?}"),
+        };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
+        Ok(Plugin::new(
+            PluginIdentity {
+                name: spec.name.clone(),
+                config: spec.config.clone(),
+            },
+            self.engine.clone(),
+            pre,
+            spec.limits,
+            spec.idle_instances,
+            Arc::clone(&self.ticker) as Arc<dyn Send + Sync>,
+        ))
+    }
+}

@@ -1,0 +1,297 @@
+//! One loaded provider: typed calls into the component, each sandboxed, each
+//! checked at the boundary.
+//!
+//! Instances are reused. A fresh instance per call is the simplest isolation,
+//! but instantiating a JavaScript or Python component costs over a
+//! millisecond against a few microseconds for a call on a live instance, and
+//! every join makes several calls. Reuse is safe because nothing is shared
+//! between calls but the plugin's own globals (which the WIT contract tells
+//! authors about), and an instance that trapped, ran out of fuel or time, or
+//! was refused memory is dropped instead of being put back: its memory may
+//! be half-updated. Each call gets its own full fuel budget and deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::time::error::Elapsed;
+use wasmtime::component::Component;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+use super::bindings::exports::d_back::plugin::activity::Timer;
+use super::bindings::{Provider, ProviderPre};
+use super::convert;
+use super::error::PluginError;
+use super::limits::{Limits, MemoryCap};
+use super::state::{PluginIdentity, PluginState};
+use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
+
+/// Slack between the epoch-enforced deadline and the tokio timeout that
+/// backs it up, so the precise path normally wins.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
+/// The plugin exports the host calls, by their WIT names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    GetServerData,
+    GetUserData,
+    StaticRequest,
+    ValidateDiscordUser,
+    GetClientId,
+    Timers,
+    OnTimer,
+}
+
+impl Callback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GetServerData => "get-server-data",
+            Self::GetUserData => "get-user-data",
+            Self::StaticRequest => "static-request",
+            Self::ValidateDiscordUser => "validate-discord-user",
+            Self::GetClientId => "get-client-id",
+            Self::Timers => "timers",
+            Self::OnTimer => "on-timer",
+        }
+    }
+}
+
+/// A live instance with its store.
+struct Instance {
+    store: Store<PluginState>,
+    bindings: Provider,
+}
+
+/// A compiled provider component, ready to be called.
+pub struct Plugin {
+    identity: Arc<PluginIdentity>,
+    engine: Engine,
+    pre: ProviderPre<PluginState>,
+    limits: Limits,
+    idle: Mutex<Vec<Instance>>,
+    max_idle: usize,
+    /// Keeps the epoch ticker running as long as this plugin can be called.
+    _runtime: Arc<dyn Send + Sync>,
+}
+
+/// Runs `$body` with `$inst` checked out, under the call's limits, and
+/// settles the outcome (instance back to the pool, or dropped).
+macro_rules! sandboxed {
+    ($plugin:ident, $callback:expr, |$inst:ident| $body:expr) => {{
+        let mut $inst = $plugin.checkout($callback).await?;
+        let outcome =
+            tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body })
+                .await;
+        $plugin.settle($inst, outcome)
+    }};
+}
+
+impl Plugin {
+    pub(super) fn new(
+        identity: PluginIdentity,
+        engine: Engine,
+        pre: ProviderPre<PluginState>,
+        limits: Limits,
+        max_idle: usize,
+        runtime: Arc<dyn Send + Sync>,
+    ) -> Self {
+        Self {
+            identity: Arc::new(identity),
+            engine,
+            pre,
+            limits,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The component this plugin runs.
+    pub fn component(&self) -> &Component {
+        self.pre.instance_pre().component()
+    }
+
+    pub async fn get_server_data(&self) -> Result<Vec<ServerEntry>, PluginError> {
+        let answer = sandboxed!(self, Callback::GetServerData, |inst| {
+            inst.bindings
+                .d_back_plugin_callbacks()
+                .call_get_server_data(&mut inst.store)
+                .await
+        })?;
+        convert::servers(returned(answer)?).map_err(invalid)
+    }
+
+    pub async fn get_user_data(&self, server: &str) -> Result<Vec<Member>, PluginError> {
+        let answer = sandboxed!(self, Callback::GetUserData, |inst| {
+            inst.bindings
+                .d_back_plugin_callbacks()
+                .call_get_user_data(&mut inst.store, server)
+                .await
+        })?;
+        convert::users(returned(answer)?).map_err(invalid)
+    }
+
+    pub async fn static_request(&self, path: &str) -> Result<Option<StaticReply>, PluginError> {
+        let answer = sandboxed!(self, Callback::StaticRequest, |inst| {
+            inst.bindings
+                .d_back_plugin_callbacks()
+                .call_static_request(&mut inst.store, path)
+                .await
+        })?;
+        returned(answer)?
+            .map(convert::static_reply)
+            .transpose()
+            .map_err(invalid)
+    }
+
+    pub async fn validate_discord_user(
+        &self,
+        token: &str,
+        user: &DiscordUserClaim,
+        server: &str,
+    ) -> Result<bool, PluginError> {
+        let user = convert::discord_user(user);
+        let answer = sandboxed!(self, Callback::ValidateDiscordUser, |inst| {
+            inst.bindings
+                .d_back_plugin_callbacks()
+                .call_validate_discord_user(&mut inst.store, token, &user, server)
+                .await
+        })?;
+        returned(answer)
+    }
+
+    pub async fn get_client_id(&self, server: &str) -> Result<Option<String>, PluginError> {
+        let answer = sandboxed!(self, Callback::GetClientId, |inst| {
+            inst.bindings
+                .d_back_plugin_callbacks()
+                .call_get_client_id(&mut inst.store, server)
+                .await
+        })?;
+        Ok(convert::client_id(returned(answer)?))
+    }
+
+    pub async fn timers(&self) -> Result<Vec<Timer>, PluginError> {
+        let answer = sandboxed!(self, Callback::Timers, |inst| {
+            inst.bindings
+                .d_back_plugin_activity()
+                .call_timers(&mut inst.store)
+                .await
+        })?;
+        convert::timers(answer).map_err(invalid)
+    }
+
+    pub async fn on_timer(&self, name: &str, servers: &[String]) -> Result<Vec<Event>, PluginError> {
+        let answer = sandboxed!(self, Callback::OnTimer, |inst| {
+            inst.bindings
+                .d_back_plugin_activity()
+                .call_on_timer(&mut inst.store, name, servers)
+                .await
+        })?;
+        returned(answer)?
+            .into_iter()
+            .map(convert::event)
+            .collect::<Result<_, _>>()
+            .map_err(invalid)
+    }
+
+    /// An idle instance, or a new one; armed with a fresh budget either way.
+    async fn checkout(&self, callback: Callback) -> Result<Instance, PluginError> {
+        tracing::trace!(plugin = self.name(), callback = callback.as_str(), "plugin call");
+        let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(mut instance) = reused {
+            self.arm(&mut instance.store)?;
+            return Ok(instance);
+        }
+        let mut store = Store::new(
+            &self.engine,
+            PluginState::new(
+                Arc::clone(&self.identity),
+                MemoryCap::new(self.limits.memory_bytes),
+            ),
+        );
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        // Instantiation runs guest code too (initialisers), so it is armed
+        // like a call.
+        self.arm(&mut store)?;
+        let instantiated = tokio::time::timeout(
+            self.limits.deadline + DEADLINE_GRACE,
+            self.pre.instantiate_async(&mut store),
+        )
+        .await;
+        match instantiated {
+            Ok(Ok(bindings)) => {
+                self.arm(&mut store)?;
+                Ok(Instance { store, bindings })
+            }
+            Ok(Err(error)) => Err(match self.classify(&store, error) {
+                PluginError::Trap(cause) => PluginError::Instantiate(cause),
+                other => other,
+            }),
+            Err(_) => Err(PluginError::Deadline(self.limits.deadline)),
+        }
+    }
+
+    fn arm(&self, store: &mut Store<PluginState>) -> Result<(), PluginError> {
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| PluginError::Instantiate(e.to_string()))?;
+        store.data_mut().deadline = Instant::now() + self.limits.deadline;
+        store.data_mut().memory.forget_refusal();
+        store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    /// Puts a healthy instance back, or turns a failure into its cause and
+    /// drops the instance.
+    fn settle<R>(
+        &self,
+        instance: Instance,
+        outcome: Result<wasmtime::Result<R>, Elapsed>,
+    ) -> Result<R, PluginError> {
+        match outcome {
+            Ok(Ok(value)) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < self.max_idle {
+                    idle.push(instance);
+                }
+                Ok(value)
+            }
+            Ok(Err(error)) => Err(self.classify(&instance.store, error)),
+            Err(_) => Err(PluginError::Deadline(self.limits.deadline)),
+        }
+    }
+
+    fn classify(&self, store: &Store<PluginState>, error: wasmtime::Error) -> PluginError {
+        if store.data().memory.refused() {
+            return PluginError::MemoryCap(store.data().memory.limit());
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PluginError::OutOfFuel(self.limits.fuel),
+            Some(Trap::Interrupt) => PluginError::Deadline(self.limits.deadline),
+            Some(trap) => PluginError::Trap(trap.to_string()),
+            None => PluginError::Trap(error.to_string()),
+        }
+    }
+}
+
+fn returned<T>(answer: Result<T, String>) -> Result<T, PluginError> {
+    answer.map_err(|reason| PluginError::Returned(super::state::clip_line(&reason).to_string()))
+}
+
+fn invalid(error: crate::model::InvalidValue) -> PluginError {
+    PluginError::InvalidOutput(error.0)
+}

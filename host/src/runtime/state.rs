@@ -1,0 +1,103 @@
+//! What each plugin store holds, and the host functions plugins import.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{Level, d_back};
+use super::limits::MemoryCap;
+use super::log_stream::LogStream;
+
+/// Longest log line a plugin may write; the rest is cut so a plugin cannot
+/// flood the host's log with one call.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Who a plugin is, shared by all of its stores.
+#[derive(Debug)]
+pub struct PluginIdentity {
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// The data of one plugin store.
+pub struct PluginState {
+    pub identity: Arc<PluginIdentity>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub memory: MemoryCap,
+    /// When the running call must stop; checked on every epoch tick.
+    pub deadline: Instant,
+}
+
+impl PluginState {
+    pub fn new(identity: Arc<PluginIdentity>, memory: MemoryCap) -> Self {
+        // Deny by default: no preopened directories, no environment, no
+        // arguments, no socket addresses; stdio goes to the host log.
+        let wasi = WasiCtx::builder()
+            .stdout(LogStream::new(&identity.name, "stdout"))
+            .stderr(LogStream::new(&identity.name, "stderr"))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            identity,
+            wasi,
+            table: ResourceTable::new(),
+            memory,
+            deadline: Instant::now(),
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl d_back::plugin::types::Host for PluginState {}
+
+impl d_back::plugin::host::Host for PluginState {
+    fn log(&mut self, level: Level, message: String) {
+        let plugin = self.identity.name.as_str();
+        let message = clip_line(&message);
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        self.identity.config.get(&key).cloned()
+    }
+
+    fn config_all(&mut self) -> Vec<(String, String)> {
+        self.identity
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// `line` cut at [`MAX_LOG_LINE`] bytes, on a character boundary.
+pub fn clip_line(line: &str) -> &str {
+    if line.len() <= MAX_LOG_LINE {
+        return line;
+    }
+    let mut end = MAX_LOG_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
