@@ -1,0 +1,303 @@
+//! The operator's settings: built-in defaults, overridden by the config file,
+//! overridden by environment variables, overridden by command-line flags.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::cli::Cli;
+use crate::runtime::{PluginSource, PluginSpec};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    /// `None` serves the built-in page.
+    pub static_dir: Option<PathBuf>,
+    /// Enables the HTTP broadcast API.
+    pub admin_token: Option<AdminToken>,
+    pub plugin: PluginSpec,
+    /// Frames queued per connection before it counts as not reading.
+    pub outgoing_queue: usize,
+    /// Largest WebSocket message accepted from a browser.
+    pub max_message_bytes: usize,
+}
+
+impl Settings {
+    pub const DEFAULT_HOST: &str = "localhost";
+    pub const DEFAULT_PORT: u16 = 3000;
+    pub const DEFAULT_OUTGOING_QUEUE: usize = 256;
+    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+    /// Defaults, serving the embedded mock plugin.
+    pub fn new() -> Self {
+        Self {
+            host: Self::DEFAULT_HOST.to_string(),
+            port: Self::DEFAULT_PORT,
+            static_dir: None,
+            admin_token: None,
+            plugin: PluginSpec::mock(),
+            outgoing_queue: Self::DEFAULT_OUTGOING_QUEUE,
+            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// Settings from the command line, the environment (`D_BACK_ADMIN_TOKEN`;
+    /// the others are read by [`Cli`]) and the config file it names.
+    pub fn from_cli(cli: &Cli) -> Result<Self, ConfigError> {
+        let mut settings = Self::new();
+        if let Some(path) = &cli.config {
+            let file = FileConfig::read(path)?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            settings.apply_file(file, base)?;
+        }
+        if let Ok(token) = std::env::var("D_BACK_ADMIN_TOKEN") {
+            settings.admin_token = AdminToken::new(token);
+        }
+        if let Some(host) = &cli.host {
+            settings.host.clone_from(host);
+        }
+        if let Some(port) = cli.port {
+            settings.port = port;
+        }
+        if let Some(dir) = &cli.static_dir {
+            settings.static_dir = Some(dir.clone());
+        }
+        if let Some(plugin) = &cli.plugin {
+            settings.plugin.source = PluginSource::File(plugin.clone());
+            settings.plugin.name = name_of(plugin);
+        }
+        Ok(settings)
+    }
+
+    fn apply_file(&mut self, file: FileConfig, base: &Path) -> Result<(), ConfigError> {
+        if let Some(host) = file.host {
+            self.host = host;
+        }
+        if let Some(port) = file.port {
+            self.port = port;
+        }
+        if let Some(dir) = file.static_dir {
+            self.static_dir = Some(base.join(dir));
+        }
+        if let Some(token) = file.admin_token {
+            self.admin_token = AdminToken::new(token);
+        }
+        if let Some(queue) = file.outgoing_queue {
+            self.outgoing_queue = positive("outgoing_queue", queue)?;
+        }
+        if let Some(bytes) = file.max_message_bytes {
+            self.max_message_bytes = positive("max_message_bytes", bytes)?;
+        }
+        if let Some(plugin) = file.plugin {
+            let spec = &mut self.plugin;
+            if let Some(path) = plugin.path {
+                let path = base.join(path);
+                spec.name = name_of(&path);
+                spec.source = PluginSource::File(path);
+            }
+            if let Some(name) = plugin.name {
+                spec.name = name;
+            }
+            if let Some(fuel) = plugin.fuel {
+                spec.limits.fuel = positive("plugin.fuel", fuel)?;
+            }
+            if let Some(mib) = plugin.memory_mib {
+                spec.limits.memory_bytes = positive("plugin.memory_mib", mib)?
+                    .checked_mul(1 << 20)
+                    .ok_or(ConfigError::Invalid("plugin.memory_mib is too large".into()))?;
+            }
+            if let Some(ms) = plugin.deadline_ms {
+                spec.limits.deadline = Duration::from_millis(positive("plugin.deadline_ms", ms)?);
+            }
+            if let Some(idle) = plugin.idle_instances {
+                spec.idle_instances = idle;
+            }
+            spec.config = plugin.config;
+        }
+        Ok(())
+    }
+
+    /// The address to listen on.
+    pub fn bind_address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    pub fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(self.max_message_bytes))
+            .max_frame_size(Some(self.max_message_bytes))
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The bearer token of the broadcast API. Compared in constant time and
+/// never shown in logs or `Debug` output.
+#[derive(Clone)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// `None` for an empty token: an empty token must not unlock anything.
+    pub fn new(token: impl Into<String>) -> Option<Self> {
+        let token = token.into();
+        (!token.trim().is_empty()).then_some(Self(token))
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The config file's shape. Unknown keys are errors: a typo must not be
+/// silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    static_dir: Option<PathBuf>,
+    admin_token: Option<String>,
+    outgoing_queue: Option<usize>,
+    max_message_bytes: Option<usize>,
+    plugin: Option<FilePlugin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePlugin {
+    path: Option<PathBuf>,
+    name: Option<String>,
+    fuel: Option<u64>,
+    memory_mib: Option<usize>,
+    deadline_ms: Option<u64>,
+    idle_instances: Option<usize>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+impl FileConfig {
+    fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+fn positive<T: PartialOrd + Default>(key: &str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid(format!("{key} must be greater than 0")))
+    }
+}
+
+/// A plugin's name from its file: `providers/discord.wasm` is `discord`.
+fn name_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_resolves_relative_paths() {
+        let file = FileConfig::parse(
+            r#"
+            port = 4000
+            static_dir = "public"
+            admin_token = "t"
+            [plugin]
+            path = "p/provider.wasm"
+            fuel = 5
+            memory_mib = 2
+            deadline_ms = 300
+            [plugin.config]
+            client_id = "123"
+            "#,
+        )
+        .unwrap();
+        let mut settings = Settings::new();
+        settings.apply_file(file, Path::new("/etc/d-back")).unwrap();
+        assert_eq!(settings.port, 4000);
+        assert_eq!(settings.static_dir, Some(PathBuf::from("/etc/d-back/public")));
+        assert_eq!(
+            settings.plugin.source,
+            PluginSource::File("/etc/d-back/p/provider.wasm".into())
+        );
+        assert_eq!(settings.plugin.name, "provider");
+        assert_eq!(settings.plugin.limits.fuel, 5);
+        assert_eq!(settings.plugin.limits.memory_bytes, 2 << 20);
+        assert_eq!(settings.plugin.limits.deadline, Duration::from_millis(300));
+        assert_eq!(settings.plugin.config["client_id"], "123");
+        assert!(settings.admin_token.unwrap().matches("t"));
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_limits_are_errors() {
+        assert!(FileConfig::parse("prot = 1").is_err());
+        assert!(FileConfig::parse("[plugin]\nfule = 1").is_err());
+        let file = FileConfig::parse("[plugin]\nfuel = 0").unwrap();
+        assert!(Settings::new().apply_file(file, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn admin_token_is_never_shown_and_never_empty() {
+        assert!(AdminToken::new("  ").is_none());
+        let token = AdminToken::new("s3cret").unwrap();
+        assert!(!format!("{token:?}").contains("s3cret"));
+        assert!(token.matches("s3cret") && !token.matches("s3cre"));
+    }
+
+    #[test]
+    fn ipv6_hosts_get_brackets() {
+        let mut settings = Settings::new();
+        settings.host = "::1".into();
+        assert_eq!(settings.bind_address(), "[::1]:3000");
+    }
+}

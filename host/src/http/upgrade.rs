@@ -1,0 +1,83 @@
+//! Turning an HTTP request into a WebSocket on any path.
+
+use hyper::body::Incoming;
+use hyper::header::{
+    CONNECTION, HeaderMap, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use super::Context;
+use super::response::{self, Body};
+
+/// True for a request that asks to become a WebSocket.
+pub fn is_websocket(request: &Request<Incoming>) -> bool {
+    header_has_token(request.headers(), &UPGRADE, "websocket")
+}
+
+/// Answers the handshake and serves the socket once hyper hands it over.
+pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
+    let headers = request.headers();
+    if request.method() != Method::GET || !header_has_token(headers, &CONNECTION, "upgrade") {
+        return response::error(StatusCode::BAD_REQUEST, "not a WebSocket handshake");
+    }
+    if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+        let mut refused = response::error(
+            StatusCode::UPGRADE_REQUIRED,
+            "unsupported WebSocket version; use 13",
+        );
+        refused
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return refused;
+    }
+    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
+        return response::error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+    };
+    let accept_key = derive_accept_key(key.as_bytes());
+
+    let upgrading = hyper::upgrade::on(&mut request);
+    let Context {
+        shared,
+        shutdown,
+        tasks,
+    } = cx;
+    tasks.spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(shared.settings.websocket_config()),
+                )
+                .await;
+                crate::ws::serve(socket, shared, shutdown).await;
+            }
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+
+    let mut switching = Response::new(Body::default());
+    *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = switching.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept_key) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, value);
+    }
+    switching
+}
+
+/// Whether a comma-separated header contains `token`, ignoring case.
+fn header_has_token(headers: &HeaderMap, name: &hyper::header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
+}

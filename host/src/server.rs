@@ -1,0 +1,182 @@
+//! The accept loop, the state every connection shares, and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::broadcast::{Broadcaster, Hub};
+use crate::config::Settings;
+use crate::http::{self, static_files::StaticRoot};
+use crate::runtime::{LoadError, Plugin, PluginRuntime};
+
+/// How long shutdown waits for connections to say goodbye.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client gets to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// State shared by every connection. Owned by the server behind an `Arc`.
+pub struct Shared {
+    pub settings: Settings,
+    pub plugin: Arc<Plugin>,
+    pub hub: Arc<Hub>,
+    pub broadcaster: Broadcaster,
+    pub static_root: StaticRoot,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    #[error("static directory {path}: {source}")]
+    StaticDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, loaded server that has not started accepting yet.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Loads the plugin, checks the static directory and binds the port.
+    pub async fn bind(settings: Settings) -> Result<Self, StartError> {
+        let address = settings.bind_address();
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
+        Self::with_listener(listener, settings)
+    }
+
+    /// Like [`Server::bind`] on a listener the caller already has (tests use
+    /// port 0).
+    pub fn with_listener(listener: TcpListener, settings: Settings) -> Result<Self, StartError> {
+        let static_root = match &settings.static_dir {
+            None => StaticRoot::BuiltIn,
+            Some(path) => StaticRoot::dir(path).map_err(|source| StartError::StaticDir {
+                path: path.clone(),
+                source,
+            })?,
+        };
+        let runtime = PluginRuntime::new()?;
+        let plugin = Arc::new(runtime.load(&settings.plugin)?);
+        tracing::info!(
+            plugin = plugin.name(),
+            fuel = settings.plugin.limits.fuel,
+            memory_bytes = settings.plugin.limits.memory_bytes,
+            deadline_ms = settings.plugin.limits.deadline.as_millis() as u64,
+            "plugin loaded"
+        );
+        let hub = Arc::new(Hub::new());
+        let broadcaster = Broadcaster::new(Arc::clone(&hub));
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                settings,
+                plugin,
+                hub,
+                broadcaster,
+                static_root,
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The broadcast API of this server.
+    pub fn broadcaster(&self) -> Broadcaster {
+        self.shared.broadcaster.clone()
+    }
+
+    /// The loaded plugin, for embedding code that wants to call it directly.
+    pub fn plugin(&self) -> Arc<Plugin> {
+        Arc::clone(&self.shared.plugin)
+    }
+
+    /// Serves until `shutdown` is cancelled, then closes every WebSocket
+    /// with a close frame and waits (bounded) for connections to finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tasks = TaskTracker::new();
+        crate::activity::start(
+            Arc::clone(&self.shared.plugin),
+            self.shared.broadcaster.clone(),
+            &tasks,
+            shutdown.clone(),
+        )
+        .await;
+        if let Ok(address) = self.local_addr() {
+            tracing::info!(%address, "listening for HTTP and WebSocket");
+        }
+        loop {
+            let accepted = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let cx = http::Context {
+                        shared: Arc::clone(&self.shared),
+                        shutdown: shutdown.clone(),
+                        tasks: tasks.clone(),
+                    };
+                    tasks.spawn(serve_tcp(stream, peer, cx));
+                }
+                Err(error) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        tracing::info!("shutting down");
+        drop(self.listener);
+        tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+    }
+}
+
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, cx: http::Context) {
+    let _ = stream.set_nodelay(true);
+    let shutdown = cx.shutdown.clone();
+    let service = service_fn(move |request| http::handle(request, cx.clone()));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+    }
+}

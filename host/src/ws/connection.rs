@@ -1,0 +1,186 @@
+//! A writer task and a reader loop per connection; either ending stops the
+//! other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_util::sync::CancellationToken;
+
+use super::join::join;
+use crate::broadcast::{ConnId, Outbox};
+use crate::protocol::inbound::parse_binary_frame;
+use crate::protocol::{ClientError, ServerFrame, parse_client_frame};
+use crate::server::Shared;
+
+/// How long a closing connection may take to flush its last frames.
+const WRITER_DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves one upgraded connection until the browser leaves, the server shuts
+/// down, or the connection's queue overflows.
+pub async fn serve<S>(socket: S, shared: Arc<Shared>, shutdown: CancellationToken)
+where
+    S: Stream<Item = Result<Message, WsError>>
+        + Sink<Message, Error = WsError>
+        + Send
+        + Unpin
+        + 'static,
+{
+    let (sink, mut stream) = socket.split();
+    let overflow = CancellationToken::new();
+    let (outbox, queue) = Outbox::new(shared.settings.outgoing_queue, overflow.clone());
+    let writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
+
+    let mut session = Session {
+        id: shared.hub.next_id(),
+        shared,
+        outbox,
+        bound: None,
+    };
+    tracing::debug!(conn = session.id, "connection opened");
+    session.send_server_list().await;
+
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            () = overflow.cancelled() => {
+                tracing::info!(conn = session.id, "closing a connection that stopped reading");
+                break;
+            }
+            next = stream.next() => match next {
+                Some(Ok(message)) => {
+                    if !session.handle(message).await {
+                        break;
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(conn = session.id, %error, "connection error");
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+
+    let id = session.id;
+    drop(session);
+    if tokio::time::timeout(WRITER_DRAIN, writer).await.is_err() {
+        tracing::debug!(conn = id, "writer did not finish in time");
+    }
+    tracing::debug!(conn = id, "connection closed");
+}
+
+/// What one connection knows about itself.
+struct Session {
+    id: ConnId,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    /// The snowflake this connection gets broadcasts for.
+    bound: Option<String>,
+}
+
+impl Session {
+    async fn send_server_list(&self) {
+        let servers = self.shared.plugin.servers().await;
+        self.send(&ServerFrame::ServerList(&servers).to_json());
+    }
+
+    /// Acts on one frame. False when the connection should end.
+    async fn handle(&mut self, message: Message) -> bool {
+        let request = match message {
+            Message::Text(text) => parse_client_frame(&text),
+            Message::Binary(bytes) => parse_binary_frame(&bytes),
+            Message::Close(_) => return false,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return true,
+        };
+        match request {
+            Ok(request) => {
+                tracing::debug!(conn = self.id, server = %request.server, "connect");
+                match join(&self.shared.plugin, &request).await {
+                    Ok(joined) => {
+                        // Queued before binding, so no broadcast can overtake it.
+                        self.send(&joined.frame);
+                        let snowflake = joined.server.snowflake;
+                        self.shared.hub.bind(
+                            self.id,
+                            self.bound.as_deref(),
+                            &snowflake,
+                            self.outbox.clone(),
+                        );
+                        tracing::debug!(conn = self.id, server = %snowflake, "joined");
+                        self.bound = Some(snowflake);
+                    }
+                    Err(refusal) => self.send_error(refusal.message()),
+                }
+            }
+            Err(error) => {
+                tracing::debug!(conn = self.id, %error, "unusable frame");
+                self.send_error(ClientError::message(error));
+            }
+        }
+        true
+    }
+
+    fn send_error(&self, message: &str) {
+        self.send(&ServerFrame::Error(message).to_json());
+    }
+
+    fn send(&self, text: &str) {
+        self.outbox.push(Utf8Bytes::from(text.to_string()));
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(server) = &self.bound {
+            self.shared.hub.unbind(self.id, server);
+        }
+    }
+}
+
+async fn write_loop<S>(
+    mut sink: S,
+    mut queue: tokio::sync::mpsc::Receiver<Message>,
+    shutdown: CancellationToken,
+    overflow: CancellationToken,
+) where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                let _ = sink.send(close(CloseCode::Away, "server shutting down")).await;
+                return;
+            }
+            () = overflow.cancelled() => {
+                let _ = sink.send(close(CloseCode::Policy, "too many unread frames")).await;
+                return;
+            }
+            next = queue.recv() => next,
+        };
+        let Some(message) = next else {
+            // The reader is done: finish the closing handshake.
+            let _ = sink.close().await;
+            return;
+        };
+        // A browser that stops reading fills its TCP window and this send
+        // waits; overflow or shutdown must still end it.
+        tokio::select! {
+            sent = sink.send(message) => if sent.is_err() { return },
+            () = overflow.cancelled() => return,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn close(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
