@@ -1,1 +1,13 @@
+//! Helpers for the end-to-end tests: a real server on an ephemeral port,
+//! a real WebSocket client, raw HTTP, captured logs, and plugins built from
+//! source.
 
+pub mod client;
+pub mod http;
+pub mod logs;
+pub mod plugins;
+pub mod server;
+
+pub use client::Client;
+pub use http::{HttpReply, http};
+pub use server::TestServer;

@@ -1,0 +1,99 @@
+//! A real WebSocket client.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame before failing.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What the next read produced.
+#[derive(Debug)]
+pub enum Next {
+    Json(Value),
+    Closed(Option<CloseFrame>),
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("WebSocket handshake");
+        Self { ws }
+    }
+
+    /// The next JSON frame; panics on close or timeout.
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Next::Json(value) => value,
+            Next::Closed(frame) => panic!("connection closed: {frame:?}"),
+        }
+    }
+
+    /// The next data frame or the close, skipping pings.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            let message = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Next::Json(serde_json::from_str(&text).expect("server sent JSON"));
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    return Next::Json(serde_json::from_slice(&bytes).expect("server sent JSON"));
+                }
+                Some(Ok(Message::Close(frame))) => return Next::Closed(frame),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Next::Closed(None),
+            }
+        }
+    }
+
+    /// The next frame of type `kind`, skipping others (timer events).
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    pub async fn send(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send frame");
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send(Message::text(value.to_string())).await;
+    }
+
+    /// Sends `connect` with `data` and returns the answer.
+    pub async fn connect_with(&mut self, data: Value) -> Value {
+        self.send_json(json!({ "type": "connect", "data": data })).await;
+        self.recv().await
+    }
+
+    /// Joins `server` (a JSON value: string, null, …) without credentials.
+    pub async fn join(&mut self, server: Value) -> Value {
+        self.connect_with(json!({ "server": server })).await
+    }
+
+    /// Expects an `error` frame with exactly `message`.
+    pub fn assert_error(frame: &Value, message: &str) {
+        assert_eq!(
+            frame,
+            &json!({ "type": "error", "data": { "message": message } })
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! The real server on 127.0.0.1, port 0.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use d_back::runtime::{PluginSource, PluginSpec};
+use d_back::{Broadcaster, Server, Settings};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+
+/// A running server; stops when [`TestServer::stop`] is called or dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub broadcaster: Broadcaster,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Mock plugin timers that never fire during a test.
+pub fn quiet_mock() -> Settings {
+    let mut settings = Settings::new();
+    settings.plugin.config = config(&[
+        ("presence_interval_ms", "3600000"),
+        ("message_interval_ms", "3600000"),
+    ]);
+    settings
+}
+
+/// Settings that run the plugin at `wasm`, named `name` in logs.
+pub fn with_plugin(name: &str, wasm: &Path, values: &[(&str, &str)]) -> Settings {
+    let mut settings = Settings::new();
+    let mut spec = PluginSpec::new(name, PluginSource::File(wasm.to_path_buf()));
+    spec.config = config(values);
+    settings.plugin = spec;
+    settings
+}
+
+pub fn config(values: &[(&str, &str)]) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl TestServer {
+    pub async fn start(settings: Settings) -> Self {
+        crate::logs::install();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let server = Server::with_listener(listener, settings).expect("server starts");
+        let addr = server.local_addr().expect("local address");
+        let broadcaster = server.broadcaster();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        Self {
+            addr,
+            broadcaster,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// A WebSocket client that has read its `server-list`.
+    pub async fn client(&self) -> (Client, serde_json::Value) {
+        let mut client = Client::connect(self.addr).await;
+        let list = client.recv().await;
+        assert_eq!(list["type"], "server-list", "first frame: {list}");
+        (client, list)
+    }
+
+    /// Cancels and waits for the server to finish its shutdown.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
