@@ -203,7 +203,7 @@ impl Plugin {
 
     /// An idle instance, or a new one; armed with a fresh budget either way.
     async fn checkout(&self, callback: Callback) -> Result<Instance, PluginError> {
-        tracing::trace!(plugin = self.name(), callback = callback.as_str(), "plugin call");
+        tracing::debug!(plugin = self.name(), callback = callback.as_str(), "plugin call");
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if let Some(mut instance) = reused {
             self.arm(&mut instance.store)?;
