@@ -13,8 +13,14 @@ fn main() {
 
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed={}", plugins.join("mock").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-env-changed=D_BACK_MOCK_WASM");
 
     let target = out_dir.join("mock.wasm");
@@ -59,6 +65,10 @@ fn main() {
 
 fn copy(from: &Path, to: &Path) {
     if let Err(error) = std::fs::copy(from, to) {
-        panic!("cannot copy {} to {}: {error}", from.display(), to.display());
+        panic!(
+            "cannot copy {} to {}: {error}",
+            from.display(),
+            to.display()
+        );
     }
 }

@@ -110,7 +110,9 @@ impl Settings {
             if let Some(mib) = plugin.memory_mib {
                 spec.limits.memory_bytes = positive("plugin.memory_mib", mib)?
                     .checked_mul(1 << 20)
-                    .ok_or(ConfigError::Invalid("plugin.memory_mib is too large".into()))?;
+                    .ok_or(ConfigError::Invalid(
+                        "plugin.memory_mib is too large".into(),
+                    ))?;
             }
             if let Some(ms) = plugin.deadline_ms {
                 spec.limits.deadline = Duration::from_millis(positive("plugin.deadline_ms", ms)?);
@@ -230,7 +232,9 @@ fn positive<T: PartialOrd + Default>(key: &str, value: T) -> Result<T, ConfigErr
     if value > T::default() {
         Ok(value)
     } else {
-        Err(ConfigError::Invalid(format!("{key} must be greater than 0")))
+        Err(ConfigError::Invalid(format!(
+            "{key} must be greater than 0"
+        )))
     }
 }
 
@@ -265,7 +269,10 @@ mod tests {
         let mut settings = Settings::new();
         settings.apply_file(file, Path::new("/etc/d-back")).unwrap();
         assert_eq!(settings.port, 4000);
-        assert_eq!(settings.static_dir, Some(PathBuf::from("/etc/d-back/public")));
+        assert_eq!(
+            settings.static_dir,
+            Some(PathBuf::from("/etc/d-back/public"))
+        );
         assert_eq!(
             settings.plugin.source,
             PluginSource::File("/etc/d-back/p/provider.wasm".into())

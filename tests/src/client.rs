@@ -80,7 +80,8 @@ impl Client {
 
     /// Sends `connect` with `data` and returns the answer.
     pub async fn connect_with(&mut self, data: Value) -> Value {
-        self.send_json(json!({ "type": "connect", "data": data })).await;
+        self.send_json(json!({ "type": "connect", "data": data }))
+            .await;
         self.recv().await
     }
 

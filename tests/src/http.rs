@@ -45,22 +45,45 @@ pub async fn http(
     request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     stream.write_all(request.as_bytes()).await.expect("write");
     stream.write_all(body).await.expect("write body");
-    let mut raw = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(15),
-        stream.read_to_end(&mut raw),
-    )
-    .await
-    .expect("reply in time")
-    .expect("read");
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(15), read_reply(&mut stream))
+        .await
+        .expect("reply in time");
     parse(&raw)
 }
 
+/// Reads the head, then `Content-Length` bytes, or to the end when the
+/// length is not given (some servers keep the connection open regardless).
+async fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).await.expect("read");
+        raw.extend_from_slice(&chunk[..n]);
+        if let Some(end) = header_end(&raw) {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                if raw.len() >= end + 4 + length {
+                    raw.truncate(end + 4 + length);
+                    return raw;
+                }
+            }
+        }
+        if n == 0 {
+            return raw;
+        }
+    }
+}
+
+fn header_end(raw: &[u8]) -> Option<usize> {
+    raw.windows(4).position(|w| w == b"\r\n\r\n")
+}
+
 fn parse(raw: &[u8]) -> HttpReply {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
+    let split = header_end(raw).expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.lines();
     let status_line = lines.next().expect("status line");

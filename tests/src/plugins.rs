@@ -30,7 +30,13 @@ fn build(workspace: &Path, package: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .args(["--package", package, "--target-dir"])
         .arg(&target)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

@@ -1,7 +1,7 @@
 //! Broadcast routing through the Rust API and the HTTP API.
 
-use d_back::model::{PresenceUpdate, RoleColor, Status};
 use d_back::config::AdminToken;
+use d_back::model::{PresenceUpdate, RoleColor, Status};
 use d_back_tests::server::quiet_mock;
 use d_back_tests::{TestServer, http};
 use serde_json::{Value, json};
@@ -26,7 +26,11 @@ async fn rust_api_reaches_only_connections_bound_to_the_server() {
     in_docs.join(json!("docs")).await;
 
     let b = &server.broadcaster;
-    assert_eq!(b.broadcast_message(DWORLD, "123456789012345001", "hi", "55").unwrap(), 1);
+    assert_eq!(
+        b.broadcast_message(DWORLD, "123456789012345001", "hi", "55")
+            .unwrap(),
+        1
+    );
     let update = PresenceUpdate {
         uid: "999".into(),
         status: Status::Dnd,
@@ -44,7 +48,11 @@ async fn rust_api_reaches_only_connections_bound_to_the_server() {
     };
     assert_eq!(b.broadcast_presence(DWORLD, &gone).unwrap(), 1);
     assert_eq!(b.broadcast_client_id_update(DWORLD, "cid-1").unwrap(), 1);
-    assert_eq!(b.broadcast_message(DOCS, "223456789012345001", "marker", "1").unwrap(), 1);
+    assert_eq!(
+        b.broadcast_message(DOCS, "223456789012345001", "marker", "1")
+            .unwrap(),
+        1
+    );
 
     assert_eq!(
         in_dworld.recv().await,
@@ -81,7 +89,10 @@ async fn http_api_broadcasts_with_the_bearer_token() {
     in_dworld.join(json!("dworld")).await;
     in_docs.join(json!("docs")).await;
     let auth = format!("Bearer {TOKEN}");
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
 
     let post = |path: &'static str, body: Value| {
         let headers = headers;
@@ -139,7 +150,14 @@ async fn http_api_refuses_without_token_and_explains_bad_input() {
     let server = TestServer::start(with_admin_token()).await;
     let body = json!({"server":DWORLD,"uid":"1","message":"m","channel":"c"}).to_string();
 
-    let none = http(server.addr, "POST", "/api/broadcast/message", &[], body.as_bytes()).await;
+    let none = http(
+        server.addr,
+        "POST",
+        "/api/broadcast/message",
+        &[],
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(none.status, 401);
     let wrong = http(
         server.addr,
@@ -165,16 +183,43 @@ async fn http_api_refuses_without_token_and_explains_bad_input() {
         let addr = server.addr;
         let auth = auth.clone();
         async move {
-            http(addr, "POST", path, &[("Authorization", &auth)], body.as_bytes()).await
+            http(
+                addr,
+                "POST",
+                path,
+                &[("Authorization", &auth)],
+                body.as_bytes(),
+            )
+            .await
         }
     };
     for (path, body, reason) in [
         ("/api/broadcast/message", "not json", "invalid JSON"),
-        ("/api/broadcast/message", r#"{"server":"1","uid":"2","message":"m"}"#, "channel"),
-        ("/api/broadcast/message", r#"{"server":"","uid":"2","message":"m","channel":"c"}"#, "server is empty"),
-        ("/api/broadcast/presence", r#"{"server":"1","uid":"2","status":"away"}"#, "unknown variant"),
-        ("/api/broadcast/presence", r#"{"server":"1","uid":"2","status":"idle","roleColor":"red"}"#, "#rrggbb"),
-        ("/api/broadcast/presence", r##"{"server":"1","uid":"2","status":"idle","colour":"#000000"}"##, "unknown field"),
+        (
+            "/api/broadcast/message",
+            r#"{"server":"1","uid":"2","message":"m"}"#,
+            "channel",
+        ),
+        (
+            "/api/broadcast/message",
+            r#"{"server":"","uid":"2","message":"m","channel":"c"}"#,
+            "server is empty",
+        ),
+        (
+            "/api/broadcast/presence",
+            r#"{"server":"1","uid":"2","status":"away"}"#,
+            "unknown variant",
+        ),
+        (
+            "/api/broadcast/presence",
+            r#"{"server":"1","uid":"2","status":"idle","roleColor":"red"}"#,
+            "#rrggbb",
+        ),
+        (
+            "/api/broadcast/presence",
+            r##"{"server":"1","uid":"2","status":"idle","colour":"#000000"}"##,
+            "unknown field",
+        ),
         ("/api/broadcast/client-id", r#"{"server":"1"}"#, "clientId"),
     ] {
         let reply = bad(path, body).await;
@@ -183,9 +228,23 @@ async fn http_api_refuses_without_token_and_explains_bad_input() {
         assert!(error.contains(reason), "{body}: {error}");
     }
 
-    let get = http(server.addr, "GET", "/api/broadcast/message", &[("Authorization", &auth)], b"").await;
+    let get = http(
+        server.addr,
+        "GET",
+        "/api/broadcast/message",
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .await;
     assert_eq!(get.status, 405);
-    let unknown = http(server.addr, "POST", "/api/broadcast/nothing", &[("Authorization", &auth)], b"{}").await;
+    let unknown = http(
+        server.addr,
+        "POST",
+        "/api/broadcast/nothing",
+        &[("Authorization", &auth)],
+        b"{}",
+    )
+    .await;
     assert_eq!(unknown.status, 404);
     server.stop().await;
 }
@@ -235,7 +294,10 @@ async fn a_client_that_stops_reading_is_dropped_without_holding_up_others() {
         delivered_to_both += 1;
     }
     assert!(dropped, "the stalled client was never dropped");
-    assert!(delivered_to_both >= 8, "dropped before its queue could fill");
+    assert!(
+        delivered_to_both >= 8,
+        "dropped before its queue could fill"
+    );
     // The reader goes on receiving.
     assert_eq!(
         server

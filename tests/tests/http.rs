@@ -18,7 +18,10 @@ async fn version_endpoint_reports_the_host_version() {
     let reply = http(server.addr, "GET", "/api/version", &[], b"").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.json(), serde_json::json!({"version": d_back::VERSION}));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"version": d_back::VERSION})
+    );
     server.stop().await;
 }
 
@@ -28,13 +31,23 @@ async fn built_in_page_is_served_without_a_static_dir() {
     for path in ["/", "/index.html"] {
         let reply = http(server.addr, "GET", path, &[], b"").await;
         assert_eq!(reply.status, 200);
-        assert!(reply.header("content-type").unwrap().starts_with("text/html"));
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert!(reply.text().contains("d-back"));
     }
     let head = http(server.addr, "HEAD", "/", &[], b"").await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    assert_eq!(http(server.addr, "GET", "/missing.js", &[], b"").await.status, 404);
+    assert_eq!(
+        http(server.addr, "GET", "/missing.js", &[], b"")
+            .await
+            .status,
+        404
+    );
     let post = http(server.addr, "POST", "/", &[], b"x").await;
     assert_eq!(post.status, 405);
     server.stop().await;
@@ -57,10 +70,16 @@ async fn static_dir_serves_files_and_nothing_outside_it() {
     let server = TestServer::start(settings).await;
 
     let index = http(server.addr, "GET", "/", &[], b"").await;
-    assert_eq!((index.status, index.text().as_str()), (200, "<h1>index</h1>"));
+    assert_eq!(
+        (index.status, index.text().as_str()),
+        (200, "<h1>index</h1>")
+    );
     let js = http(server.addr, "GET", "/js/app.js?v=3", &[], b"").await;
     assert_eq!(js.status, 200);
-    assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     let css = http(server.addr, "GET", "/style.css", &[], b"").await;
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(http(server.addr, "GET", "/js/", &[], b"").await.status, 404);
@@ -83,7 +102,10 @@ async fn static_dir_serves_files_and_nothing_outside_it() {
             "{path}: {}",
             reply.status
         );
-        assert!(!reply.text().contains("do not serve"), "{path} leaked the file");
+        assert!(
+            !reply.text().contains("do not serve"),
+            "{path} leaked the file"
+        );
     }
     server.stop().await;
     let _ = std::fs::remove_dir_all(root);
@@ -96,9 +118,15 @@ async fn plugin_static_request_comes_before_static_files() {
     let hello = http(server.addr, "GET", "/hello?x=1", &[], b"").await;
     assert_eq!(hello.status, 200);
     assert_eq!(hello.text(), "hello from a plugin");
-    assert_eq!(hello.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        hello.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     let teapot = http(server.addr, "GET", "/teapot", &[], b"").await;
-    assert_eq!((teapot.status, teapot.text().as_str()), (418, "short and stout"));
+    assert_eq!(
+        (teapot.status, teapot.text().as_str()),
+        (418, "short and stout")
+    );
     // `none` falls through to static serving (here the built-in page).
     let page = http(server.addr, "GET", "/", &[], b"").await;
     assert!(page.text().contains("d-back"));

@@ -9,7 +9,11 @@ use d_back_tests::{Client, TestServer, http, logs, plugins};
 use serde_json::{Value, json};
 
 fn hostile(name: &str, target: &str, mode: &str) -> d_back::Settings {
-    with_plugin(name, &plugins::hostile(), &[("target", target), ("mode", mode)])
+    with_plugin(
+        name,
+        &plugins::hostile(),
+        &[("target", target), ("mode", mode)],
+    )
 }
 
 fn calm_join() -> Value {
@@ -28,7 +32,12 @@ async fn users_call_fails_safely(settings: d_back::Settings, name: &str, cause: 
     let server = TestServer::start(settings).await;
     let (mut client, _) = server.client().await;
     assert_eq!(client.join(json!("trouble")).await, empty_trouble_join());
-    logs::wait_for(&[&format!("plugin=\"{name}\""), "callback=\"get-user-data\"", cause]).await;
+    logs::wait_for(&[
+        &format!("plugin=\"{name}\""),
+        "callback=\"get-user-data\"",
+        cause,
+    ])
+    .await;
     // The failed instance is gone; a fresh one answers.
     assert_eq!(client.join(json!("calm")).await, calm_join());
     assert_eq!(client.join(json!("trouble")).await, empty_trouble_join());
@@ -44,7 +53,9 @@ async fn endless_loop_is_stopped_by_the_deadline_while_others_join() {
     let (mut stuck, _) = server.client().await;
     let (mut other, _) = server.client().await;
 
-    stuck.send_json(json!({"type":"connect","data":{"server":"trouble"}})).await;
+    stuck
+        .send_json(json!({"type":"connect","data":{"server":"trouble"}}))
+        .await;
     // Give the looping call time to start before the other client joins.
     logs::wait_for(&[
         "plugin=\"loop-deadline\"",
@@ -55,7 +66,9 @@ async fn endless_loop_is_stopped_by_the_deadline_while_others_join() {
     let mut others = Vec::new();
     for _ in 0..5 {
         let (mut client, _) = server.client().await;
-        client.send_json(json!({"type":"connect","data":{"server":"calm"}})).await;
+        client
+            .send_json(json!({"type":"connect","data":{"server":"calm"}}))
+            .await;
         others.push(client);
     }
     // Every calm join completes while the loop is still running: the stuck
@@ -65,7 +78,10 @@ async fn endless_loop_is_stopped_by_the_deadline_while_others_join() {
     }
     assert_eq!(other.join(json!("calm")).await, calm_join());
     let still_running = tokio::time::timeout(Duration::from_millis(10), stuck.recv()).await;
-    assert!(still_running.is_err(), "the loop ended before the other joins");
+    assert!(
+        still_running.is_err(),
+        "the loop ended before the other joins"
+    );
     assert_eq!(stuck.recv().await, empty_trouble_join());
     logs::wait_for(&[
         "plugin=\"loop-deadline\"",
@@ -86,14 +102,24 @@ async fn endless_loop_runs_out_of_fuel() {
 async fn allocation_past_the_memory_cap_is_refused() {
     let mut settings = hostile("memory-bomb", "get-user-data", "alloc");
     settings.plugin.limits.memory_bytes = 32 << 20;
-    users_call_fails_safely(settings, "memory-bomb", "refused memory past its cap of 33554432 bytes").await;
+    users_call_fails_safely(
+        settings,
+        "memory-bomb",
+        "refused memory past its cap of 33554432 bytes",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_trap_is_contained_and_the_panic_message_is_logged() {
     let settings = hostile("trapper", "get-user-data", "trap");
     users_call_fails_safely(settings, "trapper", "trapped").await;
-    logs::wait_for(&["plugin=trapper", "stderr", "hostile plugin panics in get-user-data"]).await;
+    logs::wait_for(&[
+        "plugin=trapper",
+        "stderr",
+        "hostile plugin panics in get-user-data",
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -127,7 +153,12 @@ async fn invalid_server_list_means_no_servers() {
     let (mut client, list) = server.client().await;
     assert_eq!(list, json!({"type":"server-list","data":{}}));
     Client::assert_error(&client.join(Value::Null).await, texts::SERVER_NOT_FOUND);
-    logs::wait_for(&["plugin=\"bad-servers\"", "callback=\"get-server-data\"", "appears twice"]).await;
+    logs::wait_for(&[
+        "plugin=\"bad-servers\"",
+        "callback=\"get-server-data\"",
+        "appears twice",
+    ])
+    .await;
     server.stop().await;
 }
 
@@ -145,10 +176,21 @@ async fn invalid_static_response_falls_through_to_static_files() {
     let server = TestServer::start(hostile("bad-static", "static-request", "invalid")).await;
     let reply = http(server.addr, "GET", "/trouble", &[], b"").await;
     assert_eq!(reply.status, 404);
-    logs::wait_for(&["plugin=\"bad-static\"", "callback=\"static-request\"", "HTTP status 999"]).await;
+    logs::wait_for(&[
+        "plugin=\"bad-static\"",
+        "callback=\"static-request\"",
+        "HTTP status 999",
+    ])
+    .await;
     let trap = TestServer::start(hostile("trap-static", "static-request", "trap")).await;
-    assert_eq!(http(trap.addr, "GET", "/trouble/x", &[], b"").await.status, 404);
-    assert_eq!(http(trap.addr, "GET", "/hello", &[], b"").await.text(), "hello from a plugin");
+    assert_eq!(
+        http(trap.addr, "GET", "/trouble/x", &[], b"").await.status,
+        404
+    );
+    assert_eq!(
+        http(trap.addr, "GET", "/hello", &[], b"").await.text(),
+        "hello from a plugin"
+    );
     server.stop().await;
     trap.stop().await;
 }
@@ -171,7 +213,12 @@ async fn failing_validator_refuses_the_join() {
         .connect_with(json!({"server":"locked","discordToken":"good-token","discordUser":{"id":"1","username":"u"}}))
         .await;
     Client::assert_error(&refused, texts::DISCORD_AUTH_FAILED);
-    logs::wait_for(&["plugin=\"trap-validate\"", "callback=\"validate-discord-user\"", "trapped"]).await;
+    logs::wait_for(&[
+        "plugin=\"trap-validate\"",
+        "callback=\"validate-discord-user\"",
+        "trapped",
+    ])
+    .await;
     server.stop().await;
 
     let server = TestServer::start(hostile("loop-validate", "validate-discord-user", "loop")).await;
@@ -211,9 +258,22 @@ async fn passworded_server_accepts_a_validated_token_or_the_legacy_password() {
 async fn plugin_output_goes_to_the_log_tagged_with_its_name() {
     let server = TestServer::start(hostile("printer", "get-user-data", "print")).await;
     let (mut client, _) = server.client().await;
-    assert_eq!(client.join(json!("trouble")).await["data"]["users"]["6661"]["uid"], "6661");
-    logs::wait_for(&["plugin=printer", "stdout", "hostile stdout line from get-user-data"]).await;
-    logs::wait_for(&["plugin=printer", "stderr", "hostile stderr line from get-user-data"]).await;
+    assert_eq!(
+        client.join(json!("trouble")).await["data"]["users"]["6661"]["uid"],
+        "6661"
+    );
+    logs::wait_for(&[
+        "plugin=printer",
+        "stdout",
+        "hostile stdout line from get-user-data",
+    ])
+    .await;
+    logs::wait_for(&[
+        "plugin=printer",
+        "stderr",
+        "hostile stderr line from get-user-data",
+    ])
+    .await;
     server.stop().await;
 }
 
@@ -234,12 +294,21 @@ async fn invalid_timer_events_are_dropped_and_valid_ones_arrive() {
     let bad = with_plugin(
         "bad-ticker",
         &plugins::hostile(),
-        &[("tick_ms", "150"), ("target", "on-timer"), ("mode", "invalid")],
+        &[
+            ("tick_ms", "150"),
+            ("target", "on-timer"),
+            ("mode", "invalid"),
+        ],
     );
     let server = TestServer::start(bad).await;
     let (mut client, _) = server.client().await;
     client.join(json!("calm")).await;
-    logs::wait_for(&["plugin=\"bad-ticker\"", "callback=\"on-timer\"", "is not #rrggbb"]).await;
+    logs::wait_for(&[
+        "plugin=\"bad-ticker\"",
+        "callback=\"on-timer\"",
+        "is not #rrggbb",
+    ])
+    .await;
     // The whole answer is refused: the valid message in it is not sent either.
     let broadcast = server
         .broadcaster

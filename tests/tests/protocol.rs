@@ -110,7 +110,9 @@ async fn bad_frames_get_error_frames_and_keep_the_connection() {
     client.send_json(json!({"type":"connect"})).await;
     Client::assert_error(&client.recv().await, texts::CONNECT_WITHOUT_DATA);
 
-    client.send_json(json!({"type":"connect","data":"dworld"})).await;
+    client
+        .send_json(json!({"type":"connect","data":"dworld"}))
+        .await;
     Client::assert_error(&client.recv().await, texts::CONNECT_WITHOUT_DATA);
 
     // A binary frame holding UTF-8 JSON is a normal frame.
@@ -125,7 +127,10 @@ async fn oauth_server_needs_a_validated_discord_user() {
     let server = TestServer::start(quiet_mock()).await;
     let (mut client, _) = server.client().await;
 
-    Client::assert_error(&client.join(json!("oauth")).await, texts::DISCORD_AUTH_REQUIRED);
+    Client::assert_error(
+        &client.join(json!("oauth")).await,
+        texts::DISCORD_AUTH_REQUIRED,
+    );
     // A token alone, or a legacy password the server does not have, is not enough.
     let token_only = client
         .connect_with(json!({"server":"oauth","discordToken":"tok"}))
@@ -200,7 +205,12 @@ async fn rejoining_moves_the_connection_to_the_other_server() {
     client.join(json!("nope")).await;
     let still = server
         .broadcaster
-        .broadcast_message("482241773318701056", "223456789012345001", "still here", "1")
+        .broadcast_message(
+            "482241773318701056",
+            "223456789012345001",
+            "still here",
+            "1",
+        )
         .unwrap();
     assert_eq!(still, 1);
     assert_eq!(client.recv().await["data"]["message"], "still here");

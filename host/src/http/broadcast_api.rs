@@ -70,10 +70,8 @@ pub async fn handle(kind: &str, request: Request<Incoming>, shared: &Shared) -> 
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     if !presented.is_some_and(|presented| token.matches(presented)) {
-        let mut refused = response::error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        );
+        let mut refused =
+            response::error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
         refused.headers_mut().insert(
             hyper::header::WWW_AUTHENTICATE,
             hyper::header::HeaderValue::from_static("Bearer"),

@@ -99,7 +99,9 @@ pub fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
 async fn read_inside(root: &Path, relative: &Path) -> Option<(PathBuf, Vec<u8>)> {
     let mut real = tokio::fs::canonicalize(root.join(relative)).await.ok()?;
     if tokio::fs::metadata(&real).await.ok()?.is_dir() {
-        real = tokio::fs::canonicalize(real.join("index.html")).await.ok()?;
+        real = tokio::fs::canonicalize(real.join("index.html"))
+            .await
+            .ok()?;
     }
     if !real.starts_with(root) {
         tracing::debug!(path = %relative.display(), "static path resolves outside the root");
@@ -184,9 +186,6 @@ mod tests {
             assert_eq!(safe_relative_path(path), None, "{path}");
         }
         // Decoded only once: a doubly encoded dot stays a literal name.
-        assert_eq!(
-            safe_relative_path("/%252e%252e/x"),
-            Some("%2e%2e/x".into())
-        );
+        assert_eq!(safe_relative_path("/%252e%252e/x"), Some("%2e%2e/x".into()));
     }
 }

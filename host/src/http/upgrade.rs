@@ -25,7 +25,11 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
     if request.method() != Method::GET || !header_has_token(headers, &CONNECTION, "upgrade") {
         return response::error(StatusCode::BAD_REQUEST, "not a WebSocket handshake");
     }
-    if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
         let mut refused = response::error(
             StatusCode::UPGRADE_REQUIRED,
             "unsupported WebSocket version; use 13",

@@ -146,10 +146,22 @@ mod tests {
     #[test]
     fn missing_null_and_blank_server_mean_default() {
         assert_eq!(server_of(r#"{"type":"connect","data":{}}"#), "default");
-        assert_eq!(server_of(r#"{"type":"connect","data":{"server":null}}"#), "default");
-        assert_eq!(server_of(r#"{"type":"connect","data":{"server":"  "}}"#), "default");
-        assert_eq!(server_of(r#"{"type":"connect","data":{"server":" docs "}}"#), "docs");
-        assert_eq!(server_of(r#"{"type":"connect","data":{"server":42}}"#), "42");
+        assert_eq!(
+            server_of(r#"{"type":"connect","data":{"server":null}}"#),
+            "default"
+        );
+        assert_eq!(
+            server_of(r#"{"type":"connect","data":{"server":"  "}}"#),
+            "default"
+        );
+        assert_eq!(
+            server_of(r#"{"type":"connect","data":{"server":" docs "}}"#),
+            "docs"
+        );
+        assert_eq!(
+            server_of(r#"{"type":"connect","data":{"server":42}}"#),
+            "42"
+        );
     }
 
     #[test]
@@ -160,8 +172,14 @@ mod tests {
             (r#"{"type":"hello"}"#, ClientError::UnknownEventType),
             (r#"{"data":{}}"#, ClientError::UnknownEventType),
             (r#"{"type":"connect"}"#, ClientError::MissingData),
-            (r#"{"type":"connect","data":null}"#, ClientError::MissingData),
-            (r#"{"type":"connect","data":{"server":[1]}}"#, ClientError::UnusableServerId),
+            (
+                r#"{"type":"connect","data":null}"#,
+                ClientError::MissingData,
+            ),
+            (
+                r#"{"type":"connect","data":{"server":[1]}}"#,
+                ClientError::UnusableServerId,
+            ),
         ];
         for (frame, expected) in cases {
             assert_eq!(parse_client_frame(frame), Err(expected), "{frame}");
@@ -183,8 +201,14 @@ mod tests {
         let user = request.credentials.discord_user.clone().unwrap();
         assert_eq!((user.id.as_str(), user.username.as_str()), ("42", "ann"));
         assert!(user.raw_json.contains("avatar"));
-        assert_eq!(request.credentials.discord_token.as_deref(), Some("tok-123"));
+        assert_eq!(
+            request.credentials.discord_token.as_deref(),
+            Some("tok-123")
+        );
         let shown = format!("{request:?}");
-        assert!(!shown.contains("tok-123") && !shown.contains("pw-456"), "{shown}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("pw-456"),
+            "{shown}"
+        );
     }
 }

@@ -174,13 +174,19 @@ mod tests {
             delete: false,
         };
         assert_eq!(
-            parse(ServerFrame::Presence { server: "5", update: &update }),
+            parse(ServerFrame::Presence {
+                server: "5",
+                update: &update
+            }),
             json!({"type":"presence","server":"5","data":{"uid":"7","status":"idle"}})
         );
         update.delete = true;
         update.username = Some("u".into());
         assert_eq!(
-            parse(ServerFrame::Presence { server: "5", update: &update })["data"],
+            parse(ServerFrame::Presence {
+                server: "5",
+                update: &update
+            })["data"],
             json!({"uid":"7","status":"idle","username":"u","delete":true})
         );
     }

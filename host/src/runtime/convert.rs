@@ -62,7 +62,9 @@ pub fn users(list: Vec<wit::User>) -> Result<Vec<Member>, InvalidValue> {
 pub fn static_reply(reply: wit::StaticResponse) -> Result<StaticReply, InvalidValue> {
     let status = reply.status.unwrap_or(200);
     if !(100..=599).contains(&status) {
-        return Err(InvalidValue(format!("HTTP status {status} is not in 100..=599")));
+        return Err(InvalidValue(format!(
+            "HTTP status {status} is not in 100..=599"
+        )));
     }
     if hyper::header::HeaderValue::from_str(&reply.content_type).is_err() {
         return Err(InvalidValue(format!(

@@ -116,7 +116,8 @@ impl PluginRuntime {
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         Provider::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
-        let ticker = EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let ticker =
+            EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
         Ok(Self {
             engine,
             linker,
@@ -144,7 +145,10 @@ impl PluginRuntime {
             name: spec.name.clone(),
             cause: format!("{e:?}"),
         };
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(link_error)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
         let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
         Ok(Plugin::new(
             PluginIdentity {

@@ -79,8 +79,7 @@ macro_rules! sandboxed {
     ($plugin:ident, $callback:expr, |$inst:ident| $body:expr) => {{
         let mut $inst = $plugin.checkout($callback).await?;
         let outcome =
-            tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body })
-                .await;
+            tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body }).await;
         $plugin.settle($inst, outcome)
     }};
 }
@@ -187,7 +186,11 @@ impl Plugin {
         convert::timers(answer).map_err(invalid)
     }
 
-    pub async fn on_timer(&self, name: &str, servers: &[String]) -> Result<Vec<Event>, PluginError> {
+    pub async fn on_timer(
+        &self,
+        name: &str,
+        servers: &[String],
+    ) -> Result<Vec<Event>, PluginError> {
         let answer = sandboxed!(self, Callback::OnTimer, |inst| {
             inst.bindings
                 .d_back_plugin_activity()
@@ -203,7 +206,11 @@ impl Plugin {
 
     /// An idle instance, or a new one; armed with a fresh budget either way.
     async fn checkout(&self, callback: Callback) -> Result<Instance, PluginError> {
-        tracing::debug!(plugin = self.name(), callback = callback.as_str(), "plugin call");
+        tracing::debug!(
+            plugin = self.name(),
+            callback = callback.as_str(),
+            "plugin call"
+        );
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if let Some(mut instance) = reused {
             self.arm(&mut instance.store)?;

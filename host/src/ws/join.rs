@@ -35,8 +35,8 @@ impl JoinRefusal {
 
 /// Runs the join of SPEC section 3 against `plugin`.
 pub async fn join(plugin: &Plugin, request: &ConnectRequest) -> Result<Joined, JoinRefusal> {
-    let server = find_server(plugin.servers().await, &request.server)
-        .ok_or(JoinRefusal::NoSuchServer)?;
+    let server =
+        find_server(plugin.servers().await, &request.server).ok_or(JoinRefusal::NoSuchServer)?;
     if server.passworded {
         authorize(plugin, &server, &request.credentials).await?;
     }

@@ -73,7 +73,12 @@ pub fn servers() -> Vec<MockServer> {
             is_default: true,
             users: vec![
                 user("123456789012345001", "vegeta897", Status::Online, "#ff6b6b"),
-                user("123456789012345002", "Cog-Creators", Status::Idle, "#4ecdc4"),
+                user(
+                    "123456789012345002",
+                    "Cog-Creators",
+                    Status::Idle,
+                    "#4ecdc4",
+                ),
                 user("123456789012345003", "d-zone-org", Status::Dnd, "#45b7d1"),
                 user("123456789012345004", "NNTin", Status::Online, "#96ceb4"),
             ],
@@ -97,7 +102,12 @@ pub fn servers() -> Vec<MockServer> {
             name: "OAuth2 Protected Server",
             passworded: true,
             is_default: false,
-            users: vec![user("323456789012345001", "NNTin", Status::Online, "#ff9ff3")],
+            users: vec![user(
+                "323456789012345001",
+                "NNTin",
+                Status::Online,
+                "#ff9ff3",
+            )],
         },
         MockServer {
             snowflake: "987654321098765432",

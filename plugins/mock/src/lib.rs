@@ -31,7 +31,10 @@ struct Mock;
 
 impl callbacks::Guest for Mock {
     fn get_server_data() -> Result<Vec<Server>, String> {
-        Ok(data::servers().iter().map(data::MockServer::to_server).collect())
+        Ok(data::servers()
+            .iter()
+            .map(data::MockServer::to_server)
+            .collect())
     }
 
     fn get_user_data(server: String) -> Result<Vec<User>, String> {
@@ -121,7 +124,9 @@ fn interval(key: &str, default_ms: u32) -> u32 {
         Some(text) => text.trim().parse().unwrap_or_else(|_| {
             host::log(
                 Level::Warn,
-                &format!("config {key}={text:?} is not a number of milliseconds; using {default_ms}"),
+                &format!(
+                    "config {key}={text:?} is not a number of milliseconds; using {default_ms}"
+                ),
             );
             default_ms
         }),
