@@ -65,11 +65,11 @@ async fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
                 .lines()
                 .find_map(|line| line.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
-            if let Some(length) = length {
-                if raw.len() >= end + 4 + length {
-                    raw.truncate(end + 4 + length);
-                    return raw;
-                }
+            if let Some(length) = length
+                && raw.len() >= end + 4 + length
+            {
+                raw.truncate(end + 4 + length);
+                return raw;
             }
         }
         if n == 0 {

@@ -95,7 +95,6 @@ async fn http_api_broadcasts_with_the_bearer_token() {
     ];
 
     let post = |path: &'static str, body: Value| {
-        let headers = headers;
         let addr = server.addr;
         async move { http(addr, "POST", path, &headers, body.to_string().as_bytes()).await }
     };

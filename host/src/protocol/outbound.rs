@@ -35,12 +35,12 @@ pub enum ServerFrame<'a> {
 }
 
 impl ServerFrame<'_> {
-    pub fn to_json(&self) -> String {
+    pub fn to_json(self) -> String {
         self.to_value().to_string()
     }
 
-    fn to_value(&self) -> Value {
-        match *self {
+    fn to_value(self) -> Value {
+        match self {
             Self::ServerList(servers) => {
                 let data: Map<String, Value> = servers
                     .iter()
