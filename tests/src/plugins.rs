@@ -25,6 +25,15 @@ pub fn hostile() -> PathBuf {
         .clone()
 }
 
+/// The README's example plugin (`examples/hello-plugin`), built the way the
+/// README tells plugin authors to build it.
+pub fn hello_example() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build(&root().join("examples/hello-plugin"), "hello-plugin"))
+        .clone()
+}
+
 fn build(workspace: &Path, package: &str) -> PathBuf {
     let target = target_dir();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

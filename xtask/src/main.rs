@@ -182,7 +182,7 @@ fn test() -> Result<()> {
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),
     )?;
-    for workspace in ["plugins", "tests/plugins"] {
+    for workspace in ["plugins", "tests/plugins", "examples/hello-plugin"] {
         step(
             &format!("cargo fmt --check ({workspace})"),
             cargo()
