@@ -6,5 +6,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use d_back::plugin::host::Level;
-pub use d_back::plugin::types as wit;
+pub use self::d_back::plugin::host::Level;
+pub use self::d_back::plugin::types as wit;

@@ -83,7 +83,7 @@ impl activity::Guest for Mock {
 
     fn on_timer(name: String, servers: Vec<String>) -> Result<Vec<Event>, String> {
         let known = data::servers();
-        let events = servers
+        servers
             .iter()
             .filter_map(|snowflake| known.iter().find(|s| s.snowflake == snowflake.as_str()))
             .filter(|server| !server.users.is_empty())
@@ -112,8 +112,7 @@ impl activity::Guest for Mock {
                     other => Err(format!("unknown timer {other:?}")),
                 }
             })
-            .collect();
-        events
+            .collect()
     }
 }
 
