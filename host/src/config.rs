@@ -10,6 +10,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::cli::Cli;
+use crate::limits::ClientLimits;
 use crate::runtime::{PluginSource, PluginSpec};
 
 /// Everything the server needs to start.
@@ -22,17 +23,13 @@ pub struct Settings {
     /// Enables the HTTP broadcast API.
     pub admin_token: Option<AdminToken>,
     pub plugin: PluginSpec,
-    /// Frames queued per connection before it counts as not reading.
-    pub outgoing_queue: usize,
-    /// Largest WebSocket message accepted from a browser.
-    pub max_message_bytes: usize,
+    /// What browsers may do: connections, sizes, rates, logins.
+    pub clients: ClientLimits,
 }
 
 impl Settings {
     pub const DEFAULT_HOST: &str = "localhost";
     pub const DEFAULT_PORT: u16 = 3000;
-    pub const DEFAULT_OUTGOING_QUEUE: usize = 256;
-    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
     /// Defaults, serving the embedded mock plugin.
     pub fn new() -> Self {
@@ -42,8 +39,7 @@ impl Settings {
             static_dir: None,
             admin_token: None,
             plugin: PluginSpec::mock(),
-            outgoing_queue: Self::DEFAULT_OUTGOING_QUEUE,
-            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            clients: ClientLimits::default(),
         }
     }
 
@@ -88,11 +84,8 @@ impl Settings {
         if let Some(token) = file.admin_token {
             self.admin_token = AdminToken::new(token);
         }
-        if let Some(queue) = file.outgoing_queue {
-            self.outgoing_queue = positive("outgoing_queue", queue)?;
-        }
-        if let Some(bytes) = file.max_message_bytes {
-            self.max_message_bytes = positive("max_message_bytes", bytes)?;
+        if let Some(clients) = file.clients {
+            clients.apply(&mut self.clients)?;
         }
         if let Some(plugin) = file.plugin {
             let spec = &mut self.plugin;
@@ -136,8 +129,8 @@ impl Settings {
 
     pub fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .max_message_size(Some(self.max_message_bytes))
-            .max_frame_size(Some(self.max_message_bytes))
+            .max_message_size(Some(self.clients.max_message_bytes))
+            .max_frame_size(Some(self.clients.max_message_bytes))
     }
 }
 
@@ -193,10 +186,91 @@ struct FileConfig {
     port: Option<u16>,
     static_dir: Option<PathBuf>,
     admin_token: Option<String>,
-    outgoing_queue: Option<usize>,
-    max_message_bytes: Option<usize>,
+    clients: Option<FileClients>,
     plugin: Option<FilePlugin>,
 }
+
+/// The `[clients]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileClients {
+    max_message_bytes: Option<usize>,
+    outgoing_queue: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    handshake_timeout_ms: Option<u64>,
+    max_header_bytes: Option<usize>,
+    ping_interval_ms: Option<u64>,
+    pong_timeout_ms: Option<u64>,
+    frames_per_second: Option<f64>,
+    frame_burst: Option<u32>,
+    rate_strikes: Option<u32>,
+    auth_failures_per_connection: Option<u32>,
+    auth_failures_per_ip: Option<u32>,
+    auth_window_ms: Option<u64>,
+}
+
+impl FileClients {
+    fn apply(self, limits: &mut ClientLimits) -> Result<(), ConfigError> {
+        let ms = Duration::from_millis;
+        if let Some(v) = self.max_message_bytes {
+            limits.max_message_bytes = positive("clients.max_message_bytes", v)?;
+        }
+        if let Some(v) = self.outgoing_queue {
+            limits.outgoing_queue = positive("clients.outgoing_queue", v)?;
+        }
+        if let Some(v) = self.max_connections {
+            limits.max_connections = positive("clients.max_connections", v)?;
+        }
+        if let Some(v) = self.max_connections_per_ip {
+            limits.max_connections_per_ip = positive("clients.max_connections_per_ip", v)?;
+        }
+        if let Some(v) = self.handshake_timeout_ms {
+            limits.handshake_timeout = ms(positive("clients.handshake_timeout_ms", v)?);
+        }
+        if let Some(v) = self.max_header_bytes {
+            if v < MIN_HEADER_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "clients.max_header_bytes must be at least {MIN_HEADER_BYTES}"
+                )));
+            }
+            limits.max_header_bytes = v;
+        }
+        if let Some(v) = self.ping_interval_ms {
+            limits.ping_interval = ms(positive("clients.ping_interval_ms", v)?);
+        }
+        if let Some(v) = self.pong_timeout_ms {
+            limits.pong_timeout = ms(positive("clients.pong_timeout_ms", v)?);
+        }
+        if let Some(v) = self.frames_per_second {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ConfigError::Invalid(
+                    "clients.frames_per_second must be a number greater than 0".into(),
+                ));
+            }
+            limits.frames_per_second = v;
+        }
+        if let Some(v) = self.frame_burst {
+            limits.frame_burst = positive("clients.frame_burst", v)?;
+        }
+        if let Some(v) = self.rate_strikes {
+            limits.rate_strikes = v;
+        }
+        if let Some(v) = self.auth_failures_per_connection {
+            limits.auth.per_connection = positive("clients.auth_failures_per_connection", v)?;
+        }
+        if let Some(v) = self.auth_failures_per_ip {
+            limits.auth.per_ip = positive("clients.auth_failures_per_ip", v)?;
+        }
+        if let Some(v) = self.auth_window_ms {
+            limits.auth.window = ms(positive("clients.auth_window_ms", v)?);
+        }
+        Ok(())
+    }
+}
+
+/// hyper's smallest read buffer; a request head must fit in it.
+const MIN_HEADER_BYTES: usize = 8192;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +330,9 @@ mod tests {
             port = 4000
             static_dir = "public"
             admin_token = "t"
+            [clients]
+            max_connections_per_ip = 3
+            ping_interval_ms = 1500
             [plugin]
             path = "p/provider.wasm"
             fuel = 5
@@ -283,12 +360,17 @@ mod tests {
         assert_eq!(settings.plugin.limits.deadline, Duration::from_millis(300));
         assert_eq!(settings.plugin.config["client_id"], "123");
         assert!(settings.admin_token.unwrap().matches("t"));
+        assert_eq!(settings.clients.max_connections_per_ip, 3);
+        assert_eq!(settings.clients.ping_interval, Duration::from_millis(1500));
     }
 
     #[test]
     fn unknown_keys_and_zero_limits_are_errors() {
         assert!(FileConfig::parse("prot = 1").is_err());
         assert!(FileConfig::parse("[plugin]\nfule = 1").is_err());
+        assert!(FileConfig::parse("[clients]\nmax_conections = 1").is_err());
+        let small = FileConfig::parse("[clients]\nmax_header_bytes = 100").unwrap();
+        assert!(Settings::new().apply_file(small, Path::new(".")).is_err());
         let file = FileConfig::parse("[plugin]\nfuel = 0").unwrap();
         assert!(Settings::new().apply_file(file, Path::new(".")).is_err());
     }

@@ -11,6 +11,7 @@
 //! - [`broadcast`]: who is bound to which server; the three broadcasts.
 //! - [`runtime`]: wasmtime, the WIT bindings, sandboxed plugin calls.
 //! - [`activity`]: plugin timers whose events get broadcast.
+//! - [`limits`]: caps on what clients may do.
 //! - [`config`], [`cli`]: the operator's settings.
 //! - [`model`]: checked values shared by all of the above.
 //!
@@ -35,6 +36,7 @@ pub mod broadcast;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod model;
 pub mod protocol;
 pub mod runtime;

@@ -14,12 +14,11 @@ use tokio_util::task::TaskTracker;
 use crate::broadcast::{Broadcaster, Hub};
 use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
+use crate::limits::{AuthThrottle, ConnectionLimiter};
 use crate::runtime::{LoadError, Plugin, PluginRuntime};
 
 /// How long shutdown waits for connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time a client gets to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by every connection. Owned by the server behind an `Arc`.
 pub struct Shared {
@@ -28,6 +27,10 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     pub broadcaster: Broadcaster,
     pub static_root: StaticRoot,
+    /// Open WebSocket connections, capped in all and per IP.
+    pub connections: ConnectionLimiter,
+    /// Failed logins per IP.
+    pub auth_throttle: AuthThrottle,
 }
 
 /// Why the server could not start.
@@ -84,6 +87,10 @@ impl Server {
         );
         let hub = Arc::new(Hub::new());
         let broadcaster = Broadcaster::new(Arc::clone(&hub));
+        let clients = &settings.clients;
+        let connections =
+            ConnectionLimiter::new(clients.max_connections, clients.max_connections_per_ip);
+        let auth_throttle = AuthThrottle::new(clients.auth);
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
@@ -92,6 +99,8 @@ impl Server {
                 hub,
                 broadcaster,
                 static_root,
+                connections,
+                auth_throttle,
             }),
         })
     }
@@ -103,6 +112,11 @@ impl Server {
     /// The broadcast API of this server.
     pub fn broadcaster(&self) -> Broadcaster {
         self.shared.broadcaster.clone()
+    }
+
+    /// A handle that reports how many WebSocket connections are open.
+    pub fn connections(&self) -> ConnectionLimiter {
+        self.shared.connections.clone()
     }
 
     /// The loaded plugin, for embedding code that wants to call it directly.
@@ -135,8 +149,9 @@ impl Server {
                         shared: Arc::clone(&self.shared),
                         shutdown: shutdown.clone(),
                         tasks: tasks.clone(),
+                        peer,
                     };
-                    tasks.spawn(serve_tcp(stream, peer, cx));
+                    tasks.spawn(serve_tcp(stream, cx));
                 }
                 Err(error) => {
                     // Usually out of file descriptors: back off instead of spinning.
@@ -157,14 +172,19 @@ impl Server {
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, cx: http::Context) {
+async fn serve_tcp(stream: TcpStream, cx: http::Context) {
     let _ = stream.set_nodelay(true);
     let shutdown = cx.shutdown.clone();
-    let service = service_fn(move |request| http::handle(request, cx.clone()));
+    let peer = cx.peer;
+    let limits = &cx.shared.settings.clients;
     let mut builder = http1::Builder::new();
+    // The header timeout also bounds a connection that sends nothing at all,
+    // and the buffer cap bounds the request head (431 past it).
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let service = service_fn(move |request| http::handle(request, cx.clone()));
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

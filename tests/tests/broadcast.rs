@@ -268,7 +268,7 @@ async fn http_api_is_off_without_a_token() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_without_holding_up_others() {
     let mut settings = quiet_mock();
-    settings.outgoing_queue = 8;
+    settings.clients.outgoing_queue = 8;
     let server = TestServer::start(settings).await;
     let (mut reader, _) = server.client().await;
     let (mut stalled, _) = server.client().await;

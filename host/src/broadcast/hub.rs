@@ -35,7 +35,12 @@ impl Outbox {
     /// Queues a text frame without waiting. False when the connection is
     /// gone or overflowed (and is now being closed).
     pub fn push(&self, text: Utf8Bytes) -> bool {
-        match self.tx.try_send(Message::Text(text)) {
+        self.push_message(Message::Text(text))
+    }
+
+    /// Queues any frame (a ping, a close) without waiting.
+    pub fn push_message(&self, message: Message) -> bool {
+        match self.tx.try_send(message) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.overflow.cancel();

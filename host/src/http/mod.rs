@@ -7,6 +7,7 @@ pub mod static_files;
 mod upgrade;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -24,6 +25,8 @@ pub struct Context {
     pub shared: Arc<Shared>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// The client's address.
+    pub peer: SocketAddr,
 }
 
 /// Answers one HTTP request.

@@ -43,12 +43,22 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
         return response::error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
     };
     let accept_key = derive_accept_key(key.as_bytes());
+    // Checked before anything else runs for this connection: a refused
+    // client never reaches a plugin.
+    let slot = match cx.shared.connections.acquire(cx.peer.ip()) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            tracing::info!(peer = %cx.peer, %refusal, "WebSocket refused");
+            return response::error(StatusCode::SERVICE_UNAVAILABLE, &refusal.to_string());
+        }
+    };
 
     let upgrading = hyper::upgrade::on(&mut request);
     let Context {
         shared,
         shutdown,
         tasks,
+        ..
     } = cx;
     tasks.spawn(async move {
         match upgrading.await {
@@ -59,7 +69,7 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
                     Some(shared.settings.websocket_config()),
                 )
                 .await;
-                crate::ws::serve(socket, shared, shutdown).await;
+                crate::ws::serve(socket, shared, slot, shutdown).await;
             }
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }

@@ -11,3 +11,8 @@ pub const DISCORD_AUTH_REQUIRED: &str =
 /// Ours: d-back dropped the connection on a `connect` without `data`.
 pub const CONNECT_WITHOUT_DATA: &str =
     "Invalid connect request: \"data\" must be an object with the server to join.";
+/// Ours: too many failed logins from this connection or address.
+pub const TOO_MANY_AUTH_FAILURES: &str =
+    "Too many failed login attempts. Please wait a minute and try again.";
+/// Ours: a browser sending faster than the server allows.
+pub const TOO_FAST: &str = "You are sending messages too fast. Please slow down.";

@@ -1,8 +1,9 @@
 //! A writer task and a reader loop per connection; either ending stops the
 //! other.
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -10,19 +11,25 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
-use super::join::join;
+use super::join::{AuthGate, join};
 use crate::broadcast::{ConnId, Outbox};
+use crate::limits::{ClientLimits, ConnectionGuard, TokenBucket};
 use crate::protocol::inbound::parse_binary_frame;
-use crate::protocol::{ClientError, ServerFrame, parse_client_frame};
+use crate::protocol::{ClientError, ServerFrame, parse_client_frame, texts};
 use crate::server::Shared;
 
 /// How long a closing connection may take to flush its last frames.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves one upgraded connection until the browser leaves, the server shuts
-/// down, or the connection's queue overflows.
-pub async fn serve<S>(socket: S, shared: Arc<Shared>, shutdown: CancellationToken)
-where
+/// down, the connection's queue overflows, or the browser breaks a limit.
+/// `slot` is its place under the connection caps, held until the end.
+pub async fn serve<S>(
+    socket: S,
+    shared: Arc<Shared>,
+    slot: ConnectionGuard,
+    shutdown: CancellationToken,
+) where
     S: Stream<Item = Result<Message, WsError>>
         + Sink<Message, Error = WsError>
         + Send
@@ -30,19 +37,28 @@ where
         + 'static,
 {
     let (sink, mut stream) = socket.split();
+    let limits = shared.settings.clients.clone();
     let overflow = CancellationToken::new();
-    let (outbox, queue) = Outbox::new(shared.settings.outgoing_queue, overflow.clone());
+    let (outbox, queue) = Outbox::new(limits.outgoing_queue, overflow.clone());
     let writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
 
+    let now = Instant::now();
     let mut session = Session {
         id: shared.hub.next_id(),
+        ip: slot.ip(),
         shared,
         outbox,
         bound: None,
+        auth_failures: 0,
+        bucket: TokenBucket::new(limits.frames_per_second, limits.frame_burst, now),
+        strikes: 0,
     };
-    tracing::debug!(conn = session.id, "connection opened");
+    tracing::debug!(conn = session.id, ip = %session.ip, "connection opened");
     session.send_server_list().await;
 
+    let mut last_heard = Instant::now();
+    let mut liveness = tokio::time::interval(liveness_period(&limits));
+    liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
@@ -51,18 +67,36 @@ where
                 tracing::info!(conn = session.id, "closing a connection that stopped reading");
                 break;
             }
-            next = stream.next() => match next {
-                Some(Ok(message)) => {
-                    if !session.handle(message).await {
-                        break;
-                    }
-                }
-                Some(Err(error)) => {
-                    tracing::debug!(conn = session.id, %error, "connection error");
+            _ = liveness.tick() => {
+                let silent = last_heard.elapsed();
+                if silent >= limits.ping_interval + limits.pong_timeout {
+                    tracing::info!(conn = session.id, ?silent, "dropping an unresponsive connection");
                     break;
                 }
-                None => break,
-            },
+                if silent >= limits.ping_interval {
+                    session.outbox.push_message(Message::Ping(Default::default()));
+                }
+            }
+            next = stream.next() => {
+                last_heard = Instant::now();
+                match next {
+                    Some(Ok(message)) => {
+                        if !session.handle(message).await {
+                            break;
+                        }
+                    }
+                    Some(Err(WsError::Capacity(error))) => {
+                        tracing::info!(conn = session.id, %error, "closing: message too big");
+                        session.outbox.push_message(close(CloseCode::Size, "message too big"));
+                        break;
+                    }
+                    Some(Err(error)) => {
+                        tracing::debug!(conn = session.id, %error, "connection error");
+                        break;
+                    }
+                    None => break,
+                }
+            }
         }
     }
 
@@ -71,16 +105,30 @@ where
     if tokio::time::timeout(WRITER_DRAIN, writer).await.is_err() {
         tracing::debug!(conn = id, "writer did not finish in time");
     }
+    drop(slot);
     tracing::debug!(conn = id, "connection closed");
+}
+
+/// How often liveness is checked: often enough that a dead connection is
+/// noticed soon after its pong is overdue.
+fn liveness_period(limits: &ClientLimits) -> Duration {
+    (limits.ping_interval.min(limits.pong_timeout) / 2).max(Duration::from_millis(10))
 }
 
 /// What one connection knows about itself.
 struct Session {
     id: ConnId,
+    ip: IpAddr,
     shared: Arc<Shared>,
     outbox: Outbox,
     /// The snowflake this connection gets broadcasts for.
     bound: Option<String>,
+    /// Failed logins on this connection.
+    auth_failures: u32,
+    /// Inbound frame rate.
+    bucket: TokenBucket,
+    /// Frames refused for rate so far.
+    strikes: u32,
 }
 
 impl Session {
@@ -92,6 +140,9 @@ impl Session {
     /// Acts on one frame. False when the connection should end.
     async fn handle(&mut self, message: Message) -> bool {
         let request = match message {
+            Message::Text(_) | Message::Binary(_) if !self.bucket.try_take(Instant::now()) => {
+                return self.strike();
+            }
             Message::Text(text) => parse_client_frame(&text),
             Message::Binary(bytes) => parse_binary_frame(&bytes),
             Message::Close(_) => return false,
@@ -100,7 +151,14 @@ impl Session {
         match request {
             Ok(request) => {
                 tracing::debug!(conn = self.id, server = %request.server, "connect");
-                match join(&self.shared.plugin, &request).await {
+                let mut gate = AuthGate {
+                    ip: self.ip,
+                    throttle: &self.shared.auth_throttle,
+                    failures: self.auth_failures,
+                };
+                let joined = join(&self.shared.plugin, &request, &mut gate).await;
+                self.auth_failures = gate.failures;
+                match joined {
                     Ok(joined) => {
                         // Queued before binding, so no broadcast can overtake it.
                         self.send(&joined.frame);
@@ -122,6 +180,20 @@ impl Session {
                 self.send_error(ClientError::message(error));
             }
         }
+        true
+    }
+
+    /// A frame over the rate: an error frame, or the end once the browser
+    /// has ignored enough of them.
+    fn strike(&mut self) -> bool {
+        self.strikes += 1;
+        if self.strikes > self.shared.settings.clients.rate_strikes {
+            tracing::info!(conn = self.id, ip = %self.ip, "closing: too many frames");
+            self.outbox
+                .push_message(close(CloseCode::Policy, "too many messages"));
+            return false;
+        }
+        self.send_error(texts::TOO_FAST);
         true
     }
 

@@ -1,8 +1,12 @@
 //! Joining a server: find it, check credentials, gather what the browser
 //! needs to draw it.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use subtle::ConstantTimeEq;
 
+use crate::limits::AuthThrottle;
 use crate::model::ServerEntry;
 use crate::protocol::inbound::DEFAULT_SERVER;
 use crate::protocol::{ConnectRequest, Credentials, ServerFrame, texts};
@@ -21,6 +25,27 @@ pub enum JoinRefusal {
     NoSuchServer,
     AuthenticationFailed,
     AuthenticationRequired,
+    TooManyAttempts,
+}
+
+/// One connection's standing for logins: its address and its failures.
+pub struct AuthGate<'a> {
+    pub ip: IpAddr,
+    pub throttle: &'a AuthThrottle,
+    /// Failed logins on this connection so far.
+    pub failures: u32,
+}
+
+impl AuthGate<'_> {
+    fn allows(&self) -> bool {
+        self.failures < self.throttle.config().per_connection
+            && self.throttle.allows(self.ip, Instant::now())
+    }
+
+    fn record_failure(&mut self) {
+        self.failures += 1;
+        self.throttle.record_failure(self.ip, Instant::now());
+    }
 }
 
 impl JoinRefusal {
@@ -29,16 +54,21 @@ impl JoinRefusal {
             Self::NoSuchServer => texts::SERVER_NOT_FOUND,
             Self::AuthenticationFailed => texts::DISCORD_AUTH_FAILED,
             Self::AuthenticationRequired => texts::DISCORD_AUTH_REQUIRED,
+            Self::TooManyAttempts => texts::TOO_MANY_AUTH_FAILURES,
         }
     }
 }
 
 /// Runs the join of SPEC section 3 against `plugin`.
-pub async fn join(plugin: &Plugin, request: &ConnectRequest) -> Result<Joined, JoinRefusal> {
+pub async fn join(
+    plugin: &Plugin,
+    request: &ConnectRequest,
+    gate: &mut AuthGate<'_>,
+) -> Result<Joined, JoinRefusal> {
     let server =
         find_server(plugin.servers().await, &request.server).ok_or(JoinRefusal::NoSuchServer)?;
     if server.passworded {
-        authorize(plugin, &server, &request.credentials).await?;
+        authorize(plugin, &server, &request.credentials, gate).await?;
     }
     let (users, client_id) = tokio::join!(
         plugin.users(&server.snowflake),
@@ -63,43 +93,67 @@ pub fn find_server(servers: Vec<ServerEntry>, requested: &str) -> Option<ServerE
 }
 
 /// Fails closed: only a plugin's yes or a matching legacy password lets a
-/// browser into a passworded server.
+/// browser into a passworded server. Every attempt with credentials is
+/// logged (never the token or password itself) and failures are throttled.
 async fn authorize(
     plugin: &Plugin,
     server: &ServerEntry,
     credentials: &Credentials,
+    gate: &mut AuthGate<'_>,
 ) -> Result<(), JoinRefusal> {
-    if let (Some(token), Some(user)) = (&credentials.discord_token, &credentials.discord_user) {
-        let accepted = plugin.accepts(token, user, &server.snowflake).await;
-        tracing::info!(
-            server = %server.snowflake,
-            discord_user = %user.id,
-            method = "oauth2",
-            outcome = if accepted { "accepted" } else { "refused" },
-            "authentication attempt"
-        );
-        return if accepted {
-            Ok(())
-        } else {
-            Err(JoinRefusal::AuthenticationFailed)
-        };
+    let has_token = credentials.discord_token.is_some() && credentials.discord_user.is_some();
+    if !has_token && credentials.password.is_none() {
+        return Err(JoinRefusal::AuthenticationRequired);
     }
-    if let Some(given) = &credentials.password {
-        let matches = server
-            .password
-            .as_ref()
-            .is_some_and(|expected| bool::from(given.as_bytes().ct_eq(expected.as_bytes())));
-        tracing::info!(
+    let discord_user = credentials
+        .discord_user
+        .as_ref()
+        .map_or("", |user| user.id.as_str());
+    let method = if has_token { "oauth2" } else { "password" };
+    if !gate.allows() {
+        tracing::warn!(
             server = %server.snowflake,
-            method = "password",
-            outcome = if matches { "accepted" } else { "refused" },
+            discord_user,
+            ip = %gate.ip,
+            method,
+            outcome = "throttled",
             "authentication attempt"
         );
-        if matches {
-            return Ok(());
+        return Err(JoinRefusal::TooManyAttempts);
+    }
+    let outcome = match (&credentials.discord_token, &credentials.discord_user) {
+        (Some(token), Some(user)) => {
+            if plugin.accepts(token, user, &server.snowflake).await {
+                Ok(())
+            } else {
+                Err(JoinRefusal::AuthenticationFailed)
+            }
         }
+        _ => {
+            let given = credentials.password.as_deref().unwrap_or_default();
+            let matches = server
+                .password
+                .as_ref()
+                .is_some_and(|expected| bool::from(given.as_bytes().ct_eq(expected.as_bytes())));
+            if matches {
+                Ok(())
+            } else {
+                Err(JoinRefusal::AuthenticationRequired)
+            }
+        }
+    };
+    tracing::info!(
+        server = %server.snowflake,
+        discord_user,
+        ip = %gate.ip,
+        method,
+        outcome = if outcome.is_ok() { "accepted" } else { "refused" },
+        "authentication attempt"
+    );
+    if outcome.is_err() {
+        gate.record_failure();
     }
-    Err(JoinRefusal::AuthenticationRequired)
+    outcome
 }
 
 #[cfg(test)]

@@ -5,4 +5,4 @@ mod connection;
 mod join;
 
 pub use connection::serve;
-pub use join::{JoinRefusal, Joined, join};
+pub use join::{AuthGate, JoinRefusal, Joined, join};
