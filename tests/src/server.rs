@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use d_back::limits::ConnectionLimiter;
 use d_back::runtime::{PluginSource, PluginSpec};
 use d_back::{Broadcaster, Server, Settings};
 use tokio::net::TcpListener;
@@ -16,6 +17,8 @@ use crate::client::Client;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub broadcaster: Broadcaster,
+    /// Reports the open WebSocket connections.
+    pub connections: ConnectionLimiter,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -53,11 +56,13 @@ impl TestServer {
         let server = Server::with_listener(listener, settings).expect("server starts");
         let addr = server.local_addr().expect("local address");
         let broadcaster = server.broadcaster();
+        let connections = server.connections();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
             broadcaster,
+            connections,
             shutdown,
             task: Some(task),
         }
@@ -69,6 +74,17 @@ impl TestServer {
         let list = client.recv().await;
         assert_eq!(list["type"], "server-list", "first frame: {list}");
         (client, list)
+    }
+
+    /// Waits (up to 10 s) until exactly `n` WebSocket connections are open.
+    pub async fn wait_for_open(&self, n: usize) {
+        for _ in 0..200 {
+            if self.connections.open() == n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{} connections open, expected {n}", self.connections.open());
     }
 
     /// Cancels and waits for the server to finish its shutdown.
