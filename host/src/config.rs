@@ -113,6 +113,44 @@ impl Settings {
             if let Some(idle) = plugin.idle_instances {
                 spec.idle_instances = idle;
             }
+            let key = |name: &str| format!("plugin.{name}");
+            if let Some(v) = plugin.max_concurrent_calls {
+                spec.max_concurrent_calls = positive(&key("max_concurrent_calls"), v)?;
+            }
+            if let Some(v) = plugin.max_queued_calls {
+                spec.max_queued_calls = v;
+            }
+            let caps = &mut spec.output;
+            for (name, value, target) in [
+                ("max_servers", plugin.max_servers, &mut caps.max_servers),
+                ("max_users", plugin.max_users, &mut caps.max_users),
+                ("max_events", plugin.max_events, &mut caps.max_events),
+                (
+                    "max_string_bytes",
+                    plugin.max_string_bytes,
+                    &mut caps.max_string_bytes,
+                ),
+                (
+                    "max_body_bytes",
+                    plugin.max_body_bytes,
+                    &mut caps.max_body_bytes,
+                ),
+            ] {
+                if let Some(v) = value {
+                    *target = positive(&key(name), v)?;
+                }
+            }
+            if let Some(v) = plugin.breaker_failures {
+                spec.breaker.failures = positive(&key("breaker_failures"), v)?;
+            }
+            if let Some(v) = plugin.breaker_pause_ms {
+                spec.breaker.base_pause =
+                    Duration::from_millis(positive(&key("breaker_pause_ms"), v)?);
+            }
+            if let Some(v) = plugin.breaker_max_pause_ms {
+                spec.breaker.max_pause =
+                    Duration::from_millis(positive(&key("breaker_max_pause_ms"), v)?);
+            }
             spec.config = plugin.config;
         }
         Ok(())
@@ -281,6 +319,16 @@ struct FilePlugin {
     memory_mib: Option<usize>,
     deadline_ms: Option<u64>,
     idle_instances: Option<usize>,
+    max_concurrent_calls: Option<usize>,
+    max_queued_calls: Option<usize>,
+    max_servers: Option<usize>,
+    max_users: Option<usize>,
+    max_events: Option<usize>,
+    max_string_bytes: Option<usize>,
+    max_body_bytes: Option<usize>,
+    breaker_failures: Option<u32>,
+    breaker_pause_ms: Option<u64>,
+    breaker_max_pause_ms: Option<u64>,
     #[serde(default)]
     config: BTreeMap<String, String>,
 }
@@ -338,6 +386,8 @@ mod tests {
             fuel = 5
             memory_mib = 2
             deadline_ms = 300
+            max_users = 10
+            breaker_pause_ms = 250
             [plugin.config]
             client_id = "123"
             "#,
@@ -359,6 +409,11 @@ mod tests {
         assert_eq!(settings.plugin.limits.memory_bytes, 2 << 20);
         assert_eq!(settings.plugin.limits.deadline, Duration::from_millis(300));
         assert_eq!(settings.plugin.config["client_id"], "123");
+        assert_eq!(settings.plugin.output.max_users, 10);
+        assert_eq!(
+            settings.plugin.breaker.base_pause,
+            Duration::from_millis(250)
+        );
         assert!(settings.admin_token.unwrap().matches("t"));
         assert_eq!(settings.clients.max_connections_per_ip, 3);
         assert_eq!(settings.clients.ping_interval, Duration::from_millis(1500));

@@ -34,8 +34,16 @@ fn main() -> anyhow::Result<()> {
         binary.display()
     );
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    // Every bench client comes from 127.0.0.1, past the default per-IP cap.
+    let config = std::env::temp_dir().join(format!("d-back-bench-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("[clients]\nmax_connections_per_ip = {}\n", CONNECTIONS * 2),
+    )?;
     let child = Command::new(&binary)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--config")
+        .arg(&config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()?;

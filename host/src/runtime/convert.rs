@@ -13,10 +13,77 @@ use crate::model::{
 /// Shortest timer interval a plugin may ask for.
 pub const MIN_TIMER_INTERVAL_MS: u32 = 100;
 
-pub fn servers(list: Vec<wit::Server>) -> Result<Vec<ServerEntry>, InvalidValue> {
+/// How much a plugin may return from one call. Past a cap the answer is
+/// invalid, handled like a trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCaps {
+    pub max_servers: usize,
+    /// Members of one server; d-zone draws every one of them.
+    pub max_users: usize,
+    /// Events from one timer firing.
+    pub max_events: usize,
+    /// Bytes of any one string (ids, names, messages, content types).
+    pub max_string_bytes: usize,
+    /// Bytes of a `static-request` body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for OutputCaps {
+    fn default() -> Self {
+        Self {
+            max_servers: 1_000,
+            max_users: 25_000,
+            max_events: 10_000,
+            max_string_bytes: 4_096,
+            max_body_bytes: 8 << 20,
+        }
+    }
+}
+
+impl OutputCaps {
+    fn count(&self, what: &str, count: usize, max: usize) -> Result<(), InvalidValue> {
+        if count > max {
+            Err(InvalidValue(format!(
+                "{count} {what}, more than the cap of {max}"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn text(&self, what: &str, value: &str) -> Result<(), InvalidValue> {
+        if value.len() > self.max_string_bytes {
+            Err(InvalidValue(format!(
+                "{what} is {} bytes, more than the cap of {}",
+                value.len(),
+                self.max_string_bytes
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn texts(&self, fields: &[(&str, &str)]) -> Result<(), InvalidValue> {
+        fields
+            .iter()
+            .try_for_each(|(what, value)| self.text(what, value))
+    }
+}
+
+pub fn servers(
+    list: Vec<wit::Server>,
+    caps: &OutputCaps,
+) -> Result<Vec<ServerEntry>, InvalidValue> {
+    caps.count("servers", list.len(), caps.max_servers)?;
     let mut seen = HashSet::new();
     list.into_iter()
         .map(|s| {
+            caps.texts(&[
+                ("server snowflake", &s.snowflake),
+                ("server id", &s.id),
+                ("server name", &s.name),
+                ("server password", s.password.as_deref().unwrap_or_default()),
+            ])?;
             require_non_empty("server snowflake", &s.snowflake)?;
             require_non_empty("server id", &s.id)?;
             if !seen.insert(s.snowflake.clone()) {
@@ -37,10 +104,12 @@ pub fn servers(list: Vec<wit::Server>) -> Result<Vec<ServerEntry>, InvalidValue>
         .collect()
 }
 
-pub fn users(list: Vec<wit::User>) -> Result<Vec<Member>, InvalidValue> {
+pub fn users(list: Vec<wit::User>, caps: &OutputCaps) -> Result<Vec<Member>, InvalidValue> {
+    caps.count("users", list.len(), caps.max_users)?;
     let mut seen = HashSet::new();
     list.into_iter()
         .map(|u| {
+            caps.texts(&[("user uid", &u.uid), ("username", &u.username)])?;
             require_non_empty("user uid", &u.uid)?;
             require_non_empty("username", &u.username)?;
             if !seen.insert(u.uid.clone()) {
@@ -59,7 +128,12 @@ pub fn users(list: Vec<wit::User>) -> Result<Vec<Member>, InvalidValue> {
         .collect()
 }
 
-pub fn static_reply(reply: wit::StaticResponse) -> Result<StaticReply, InvalidValue> {
+pub fn static_reply(
+    reply: wit::StaticResponse,
+    caps: &OutputCaps,
+) -> Result<StaticReply, InvalidValue> {
+    caps.text("content type", &reply.content_type)?;
+    caps.count("body bytes", reply.body.len(), caps.max_body_bytes)?;
     let status = reply.status.unwrap_or(200);
     if !(100..=599).contains(&status) {
         return Err(InvalidValue(format!(
@@ -79,13 +153,26 @@ pub fn static_reply(reply: wit::StaticResponse) -> Result<StaticReply, InvalidVa
     })
 }
 
-pub fn client_id(id: Option<String>) -> Option<String> {
-    id.filter(|id| !id.trim().is_empty())
+pub fn client_id(id: Option<String>, caps: &OutputCaps) -> Result<Option<String>, InvalidValue> {
+    if let Some(id) = &id {
+        caps.text("client id", id)?;
+    }
+    Ok(id.filter(|id| !id.trim().is_empty()))
 }
 
-pub fn event(event: wit::Event) -> Result<Event, InvalidValue> {
+pub fn events(list: Vec<wit::Event>, caps: &OutputCaps) -> Result<Vec<Event>, InvalidValue> {
+    caps.count("events", list.len(), caps.max_events)?;
+    list.into_iter().map(|e| event(e, caps)).collect()
+}
+
+fn event(event: wit::Event, caps: &OutputCaps) -> Result<Event, InvalidValue> {
     Ok(match event {
         wit::Event::Presence(p) => {
+            caps.texts(&[
+                ("event server", &p.server),
+                ("presence uid", &p.uid),
+                ("username", p.username.as_deref().unwrap_or_default()),
+            ])?;
             require_non_empty("event server", &p.server)?;
             require_non_empty("presence uid", &p.uid)?;
             Event::Presence {
@@ -100,6 +187,12 @@ pub fn event(event: wit::Event) -> Result<Event, InvalidValue> {
             }
         }
         wit::Event::Message(m) => {
+            caps.texts(&[
+                ("event server", &m.server),
+                ("message uid", &m.uid),
+                ("message", &m.message),
+                ("channel", &m.channel),
+            ])?;
             require_non_empty("event server", &m.server)?;
             require_non_empty("message uid", &m.uid)?;
             Event::Message {
@@ -110,6 +203,7 @@ pub fn event(event: wit::Event) -> Result<Event, InvalidValue> {
             }
         }
         wit::Event::ClientId(c) => {
+            caps.texts(&[("event server", &c.server), ("client id", &c.client_id)])?;
             require_non_empty("event server", &c.server)?;
             require_non_empty("client id", &c.client_id)?;
             Event::ClientId {
@@ -173,10 +267,27 @@ mod tests {
 
     #[test]
     fn users_reject_bad_colors_duplicates_and_empty_ids() {
-        assert!(users(vec![user("1", "#ffffff"), user("2", "#000000")]).is_ok());
-        assert!(users(vec![user("1", "red")]).is_err());
-        assert!(users(vec![user("1", "#ffffff"), user("1", "#ffffff")]).is_err());
-        assert!(users(vec![user("", "#ffffff")]).is_err());
+        let caps = OutputCaps::default();
+        assert!(users(vec![user("1", "#ffffff"), user("2", "#000000")], &caps).is_ok());
+        assert!(users(vec![user("1", "red")], &caps).is_err());
+        assert!(users(vec![user("1", "#ffffff"), user("1", "#ffffff")], &caps).is_err());
+        assert!(users(vec![user("", "#ffffff")], &caps).is_err());
+    }
+
+    #[test]
+    fn output_over_the_caps_is_invalid() {
+        let caps = OutputCaps {
+            max_users: 2,
+            max_string_bytes: 8,
+            ..OutputCaps::default()
+        };
+        let three = vec![
+            user("1", "#ffffff"),
+            user("2", "#ffffff"),
+            user("3", "#ffffff"),
+        ];
+        assert!(users(three, &caps).unwrap_err().0.contains("cap of 2"));
+        assert!(users(vec![user("123456789", "#ffffff")], &caps).is_err());
     }
 
     #[test]
@@ -186,9 +297,15 @@ mod tests {
             content_type: content_type.into(),
             body: vec![],
         };
-        assert_eq!(static_reply(reply(None, "text/plain")).unwrap().status, 200);
-        assert!(static_reply(reply(Some(99), "text/plain")).is_err());
-        assert!(static_reply(reply(Some(600), "text/plain")).is_err());
-        assert!(static_reply(reply(Some(404), "bad\nvalue")).is_err());
+        let caps = OutputCaps::default();
+        assert_eq!(
+            static_reply(reply(None, "text/plain"), &caps)
+                .unwrap()
+                .status,
+            200
+        );
+        assert!(static_reply(reply(Some(99), "text/plain"), &caps).is_err());
+        assert!(static_reply(reply(Some(600), "text/plain"), &caps).is_err());
+        assert!(static_reply(reply(Some(404), "bad\nvalue"), &caps).is_err());
     }
 }

@@ -20,12 +20,25 @@ pub enum PluginError {
     Returned(String),
     #[error("returned an invalid value: {0}")]
     InvalidOutput(String),
+    #[error("is overloaded: {0}")]
+    Overloaded(&'static str),
+    #[error("is paused after repeated failures ({0:?} left)")]
+    CircuitOpen(Duration),
 }
 
 impl PluginError {
     /// True when the instance that produced this error must not run again:
     /// after a trap or an interrupted call its memory may be half-updated.
     pub fn poisons_instance(&self) -> bool {
-        !matches!(self, Self::Returned(_) | Self::InvalidOutput(_))
+        !matches!(
+            self,
+            Self::Returned(_) | Self::InvalidOutput(_) | Self::Overloaded(_) | Self::CircuitOpen(_)
+        )
+    }
+
+    /// True for failures of the plugin itself, which count towards its
+    /// circuit breaker; a full queue or an open breaker do not.
+    pub fn counts_against_plugin(&self) -> bool {
+        !matches!(self, Self::Overloaded(_) | Self::CircuitOpen(_))
     }
 }

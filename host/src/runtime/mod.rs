@@ -6,11 +6,17 @@
 //! - [`limits`]: fuel, memory cap, deadline, epoch ticker.
 //! - [`plugin`]: typed, sandboxed calls with an instance pool.
 //! - [`convert`]: plugin values checked into host values.
-//! - [`safe`]: failures logged and replaced by safe defaults.
+//! - [`admission`]: a cap on concurrent calls, with a bounded queue.
+//! - [`breaker`]: a plugin that keeps failing is paused.
+//! - [`last_good`]: the last good answers, served when a call fails.
+//! - [`safe`]: failures logged and replaced by fallbacks.
 
+mod admission;
 mod bindings;
+mod breaker;
 mod convert;
 mod error;
+mod last_good;
 mod limits;
 mod log_stream;
 mod plugin;
@@ -25,13 +31,15 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 pub use bindings::exports::d_back::plugin::activity::Timer;
+pub use breaker::BreakerConfig;
+pub use convert::OutputCaps;
 pub use error::PluginError;
 pub use limits::Limits;
 pub use plugin::{Callback, Plugin};
 
 use bindings::{Provider, ProviderPre};
 use limits::EpochTicker;
-use state::{PluginIdentity, PluginState};
+use state::PluginState;
 
 /// The mock provider, built from `plugins/mock` with the host.
 pub static MOCK_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mock.wasm"));
@@ -46,7 +54,7 @@ pub enum PluginSource {
 }
 
 /// Everything needed to load one plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PluginSpec {
     /// Shown in logs; defaults to the file's stem.
     pub name: String,
@@ -56,10 +64,20 @@ pub struct PluginSpec {
     pub config: BTreeMap<String, String>,
     /// Live instances kept between calls.
     pub idle_instances: usize,
+    /// Calls running at once.
+    pub max_concurrent_calls: usize,
+    /// Calls waiting for a slot; past this a call fails at once.
+    pub max_queued_calls: usize,
+    /// How much one call may return.
+    pub output: OutputCaps,
+    /// When a failing plugin is paused.
+    pub breaker: BreakerConfig,
 }
 
 impl PluginSpec {
     pub const DEFAULT_IDLE_INSTANCES: usize = 8;
+    pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 16;
+    pub const DEFAULT_MAX_QUEUED_CALLS: usize = 256;
 
     /// The embedded mock provider with default limits.
     pub fn mock() -> Self {
@@ -73,6 +91,10 @@ impl PluginSpec {
             limits: Limits::default(),
             config: BTreeMap::new(),
             idle_instances: Self::DEFAULT_IDLE_INSTANCES,
+            max_concurrent_calls: Self::DEFAULT_MAX_CONCURRENT_CALLS,
+            max_queued_calls: Self::DEFAULT_MAX_QUEUED_CALLS,
+            output: OutputCaps::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -151,14 +173,9 @@ impl PluginRuntime {
             .map_err(link_error)?;
         let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
         Ok(Plugin::new(
-            PluginIdentity {
-                name: spec.name.clone(),
-                config: spec.config.clone(),
-            },
+            spec,
             self.engine.clone(),
             pre,
-            spec.limits,
-            spec.idle_instances,
             Arc::clone(&self.ticker) as Arc<dyn Send + Sync>,
         ))
     }

@@ -17,10 +17,15 @@ use tokio::time::error::Elapsed;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
+use super::PluginSpec;
+use super::admission::Admission;
 use super::bindings::exports::d_back::plugin::activity::Timer;
 use super::bindings::{Provider, ProviderPre};
+use super::breaker::Breaker;
 use super::convert;
+use super::convert::OutputCaps;
 use super::error::PluginError;
+use super::last_good::LastGood;
 use super::limits::{Limits, MemoryCap};
 use super::state::{PluginIdentity, PluginState};
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
@@ -67,8 +72,12 @@ pub struct Plugin {
     engine: Engine,
     pre: ProviderPre<PluginState>,
     limits: Limits,
+    caps: OutputCaps,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
+    admission: Admission,
+    pub(super) breaker: Breaker,
+    pub(super) last_good: LastGood,
     /// Keeps the epoch ticker running as long as this plugin can be called.
     _runtime: Arc<dyn Send + Sync>,
 }
@@ -77,6 +86,7 @@ pub struct Plugin {
 /// settles the outcome (instance back to the pool, or dropped).
 macro_rules! sandboxed {
     ($plugin:ident, $callback:expr, |$inst:ident| $body:expr) => {{
+        let _permit = $plugin.admission.enter($plugin.limits.deadline).await?;
         let mut $inst = $plugin.checkout($callback).await?;
         let outcome =
             tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body }).await;
@@ -86,20 +96,25 @@ macro_rules! sandboxed {
 
 impl Plugin {
     pub(super) fn new(
-        identity: PluginIdentity,
+        spec: &PluginSpec,
         engine: Engine,
         pre: ProviderPre<PluginState>,
-        limits: Limits,
-        max_idle: usize,
         runtime: Arc<dyn Send + Sync>,
     ) -> Self {
         Self {
-            identity: Arc::new(identity),
+            identity: Arc::new(PluginIdentity {
+                name: spec.name.clone(),
+                config: spec.config.clone(),
+            }),
             engine,
             pre,
-            limits,
+            limits: spec.limits,
+            caps: spec.output,
             idle: Mutex::new(Vec::new()),
-            max_idle,
+            max_idle: spec.idle_instances,
+            admission: Admission::new(spec.max_concurrent_calls, spec.max_queued_calls),
+            breaker: Breaker::new(spec.breaker),
+            last_good: LastGood::default(),
             _runtime: runtime,
         }
     }
@@ -124,7 +139,7 @@ impl Plugin {
                 .call_get_server_data(&mut inst.store)
                 .await
         })?;
-        convert::servers(returned(answer)?).map_err(invalid)
+        convert::servers(returned(answer)?, &self.caps).map_err(invalid)
     }
 
     pub async fn get_user_data(&self, server: &str) -> Result<Vec<Member>, PluginError> {
@@ -134,7 +149,7 @@ impl Plugin {
                 .call_get_user_data(&mut inst.store, server)
                 .await
         })?;
-        convert::users(returned(answer)?).map_err(invalid)
+        convert::users(returned(answer)?, &self.caps).map_err(invalid)
     }
 
     pub async fn static_request(&self, path: &str) -> Result<Option<StaticReply>, PluginError> {
@@ -145,7 +160,7 @@ impl Plugin {
                 .await
         })?;
         returned(answer)?
-            .map(convert::static_reply)
+            .map(|reply| convert::static_reply(reply, &self.caps))
             .transpose()
             .map_err(invalid)
     }
@@ -173,7 +188,7 @@ impl Plugin {
                 .call_get_client_id(&mut inst.store, server)
                 .await
         })?;
-        Ok(convert::client_id(returned(answer)?))
+        convert::client_id(returned(answer)?, &self.caps).map_err(invalid)
     }
 
     pub async fn timers(&self) -> Result<Vec<Timer>, PluginError> {
@@ -197,11 +212,7 @@ impl Plugin {
                 .call_on_timer(&mut inst.store, name, servers)
                 .await
         })?;
-        returned(answer)?
-            .into_iter()
-            .map(convert::event)
-            .collect::<Result<_, _>>()
-            .map_err(invalid)
+        convert::events(returned(answer)?, &self.caps).map_err(invalid)
     }
 
     /// An idle instance, or a new one; armed with a fresh budget either way.
