@@ -7,9 +7,17 @@
 //!   `get-user-data`, `static-request`, `validate-discord-user`,
 //!   `get-client-id`, `on-timer`). Per-server callbacks misbehave only for
 //!   `trouble`, `static-request` only under `/trouble`.
+//!   `all` makes every callback misbehave, for every server.
 //! - `mode`: `loop`, `alloc`, `trap`, `recurse`, `sleep`, `invalid`, `error`,
-//!   `print` (write to stdout and stderr, then answer normally), `ok`.
+//!   `huge` (an answer far past the host's output caps), `file` (try to read
+//!   a host file), `socket` (try to open a TCP connection), `print` (write to
+//!   stdout and stderr, then answer normally), `ok`.
+//! - `succeed_first`: this many calls of the target callback on one
+//!   instance behave before the misbehaviour starts.
+//! - `fail_first`: only this many calls on one instance misbehave.
 //! - `tick_ms`: asks for a timer `tick` with this interval.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -27,14 +35,36 @@ use bindings::exports::d_back::plugin::callbacks;
 
 const TROUBLE: &str = "666";
 
+/// Calls of the target callback on this instance.
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
 struct Hostile;
 
+/// How the caller should bend its answer.
+#[derive(PartialEq)]
+enum Twist {
+    None,
+    /// Break a rule of the WIT contract.
+    Invalid,
+    /// Answer far more than the host accepts.
+    Huge,
+}
+
 /// Misbehaves as configured when `callback` is the target and `applies`.
-/// `Err` for mode `error`; `Ok(true)` for mode `invalid`, so the caller
-/// answers with its own kind of invalid value.
-fn misbehave(callback: &str, applies: bool) -> Result<bool, String> {
-    if !applies || host::config_get("target").as_deref() != Some(callback) {
-        return Ok(false);
+/// `Err` for the modes that fail; otherwise how to bend the answer.
+fn misbehave(callback: &str, applies: bool) -> Result<Twist, String> {
+    let target = host::config_get("target");
+    let everything = target.as_deref() == Some("all");
+    if !(everything || applies && target.as_deref() == Some(callback)) {
+        return Ok(Twist::None);
+    }
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed);
+    let grace: u32 = host::config_get("succeed_first")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let limit: Option<u32> = host::config_get("fail_first").and_then(|n| n.parse().ok());
+    if calls < grace || limit.is_some_and(|limit| calls >= limit) {
+        return Ok(Twist::None);
     }
     match host::config_get("mode").as_deref().unwrap_or("ok") {
         "loop" => {
@@ -53,20 +83,29 @@ fn misbehave(callback: &str, applies: bool) -> Result<bool, String> {
         "trap" => panic!("hostile plugin panics in {callback}"),
         "recurse" => {
             std::hint::black_box(recurse(std::hint::black_box(1)));
-            Ok(false)
+            Ok(Twist::None)
         }
         "sleep" => {
             std::thread::sleep(std::time::Duration::from_secs(3600));
-            Ok(false)
+            Ok(Twist::None)
         }
-        "invalid" => Ok(true),
+        "invalid" => Ok(Twist::Invalid),
+        "huge" => Ok(Twist::Huge),
+        "file" => match std::fs::read_to_string("/etc/passwd") {
+            Ok(text) => Err(format!("read a host file: {} bytes", text.len())),
+            Err(error) => Err(format!("cannot open a file: {error}")),
+        },
+        "socket" => match std::net::TcpStream::connect("127.0.0.1:1") {
+            Ok(_) => Err("opened a socket".into()),
+            Err(error) => Err(format!("cannot open a socket: {error}")),
+        },
         "error" => Err(format!("hostile plugin refuses {callback}")),
         "print" => {
             println!("hostile stdout line from {callback}");
             eprintln!("hostile stderr line from {callback}");
-            Ok(false)
+            Ok(Twist::None)
         }
-        _ => Ok(false),
+        _ => Ok(Twist::None),
     }
 }
 
@@ -99,21 +138,31 @@ fn user(uid: &str, username: &str, status: Status, color: &str) -> User {
 
 impl callbacks::Guest for Hostile {
     fn get_server_data() -> Result<Vec<Server>, String> {
-        let invalid = misbehave("get-server-data", true)?;
+        let twist = misbehave("get-server-data", true)?;
         let mut servers = vec![
             server("100", "calm", false, true),
             server(TROUBLE, "trouble", false, false),
             server("777", "locked", true, false),
         ];
-        if invalid {
-            servers.push(server("100", "again", false, false));
+        match twist {
+            Twist::Invalid => servers.push(server("100", "again", false, false)),
+            Twist::Huge => servers.extend(
+                (0..5_000).map(|n| server(&format!("9{n:05}"), &format!("s{n}"), false, false)),
+            ),
+            Twist::None => {}
         }
         Ok(servers)
     }
 
     fn get_user_data(server: String) -> Result<Vec<User>, String> {
-        if misbehave("get-user-data", server == TROUBLE)? {
-            return Ok(vec![user("1", "Bad Color", Status::Online, "#zzzzzz")]);
+        match misbehave("get-user-data", server == TROUBLE)? {
+            Twist::Invalid => return Ok(vec![user("1", "Bad Color", Status::Online, "#zzzzzz")]),
+            Twist::Huge => {
+                return Ok((0..100_000)
+                    .map(|n| user(&n.to_string(), "crowd", Status::Online, "#000000"))
+                    .collect());
+            }
+            Twist::None => {}
         }
         Ok(match server.as_str() {
             "100" => vec![user("1001", "Calm One", Status::Online, "#112233")],
@@ -124,12 +173,22 @@ impl callbacks::Guest for Hostile {
     }
 
     fn static_request(path: String) -> Result<Option<StaticResponse>, String> {
-        if misbehave("static-request", path.starts_with("/trouble"))? {
-            return Ok(Some(StaticResponse {
-                status: Some(999),
-                content_type: "text/plain".into(),
-                body: b"bad".to_vec(),
-            }));
+        match misbehave("static-request", path.starts_with("/trouble"))? {
+            Twist::Invalid => {
+                return Ok(Some(StaticResponse {
+                    status: Some(999),
+                    content_type: "text/plain".into(),
+                    body: b"bad".to_vec(),
+                }));
+            }
+            Twist::Huge => {
+                return Ok(Some(StaticResponse {
+                    status: None,
+                    content_type: "x".repeat(100_000),
+                    body: Vec::new(),
+                }));
+            }
+            Twist::None => {}
         }
         Ok(match path.as_str() {
             "/hello" => Some(StaticResponse {
@@ -156,8 +215,10 @@ impl callbacks::Guest for Hostile {
     }
 
     fn get_client_id(server: String) -> Result<Option<String>, String> {
-        if misbehave("get-client-id", server == TROUBLE)? {
-            return Ok(Some("   ".into()));
+        match misbehave("get-client-id", server == TROUBLE)? {
+            Twist::Invalid => return Ok(Some("   ".into())),
+            Twist::Huge => return Ok(Some("1".repeat(1 << 20))),
+            Twist::None => {}
         }
         Ok((server == "100").then(|| "calm-client".to_string()))
     }
@@ -176,7 +237,7 @@ impl activity::Guest for Hostile {
     }
 
     fn on_timer(_name: String, servers: Vec<String>) -> Result<Vec<Event>, String> {
-        let invalid = misbehave("on-timer", true)?;
+        let invalid = misbehave("on-timer", true)? != Twist::None;
         Ok(servers
             .into_iter()
             .flat_map(|server| {
