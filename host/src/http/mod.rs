@@ -4,6 +4,7 @@
 mod broadcast_api;
 mod response;
 pub mod static_files;
+pub mod static_path;
 mod upgrade;
 
 use std::convert::Infallible;

@@ -1,15 +1,15 @@
 //! Static files from `--static-dir`, or the built-in page when none is set.
 //!
-//! A request path is decoded once, split into segments, and refused when a
-//! segment could climb (`..`), hide a separator (`\`) or a NUL; what is left
-//! is joined to the root, and the real path (symlinks resolved) must still
-//! lie inside the root. Refusals look like a missing file.
+//! [`safe_relative_path`] turns the URL path into a relative file path or
+//! refuses it; the real path (symlinks resolved) must then still lie inside
+//! the root. Refusals look like a missing file.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use hyper::StatusCode;
 
 use super::response::{self, Body};
+pub use super::static_path::safe_relative_path;
 
 /// The page served at `/` when no static directory is configured.
 pub const DEFAULT_PAGE: &str = include_str!("default_page.html");
@@ -65,35 +65,6 @@ pub async fn serve(root: &StaticRoot, path: &str, head: bool) -> hyper::Response
     }
 }
 
-/// The relative file path a URL path names, or `None` when it must not be
-/// served. `/` and paths ending in `/` name `index.html`.
-pub fn safe_relative_path(url_path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode(url_path)?;
-    if decoded.contains('\0') || decoded.contains('\\') {
-        return None;
-    }
-    let mut relative = PathBuf::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return None,
-            _ => {
-                // Anything that is not a plain name (a drive prefix, a root)
-                // has no business in a URL segment.
-                let mut parts = Path::new(segment).components();
-                match (parts.next(), parts.next()) {
-                    (Some(Component::Normal(_)), None) => relative.push(segment),
-                    _ => return None,
-                }
-            }
-        }
-    }
-    if decoded.ends_with('/') || relative.as_os_str().is_empty() {
-        relative.push("index.html");
-    }
-    Some(relative)
-}
-
 /// Reads `relative` under `root` when its real location is inside `root`.
 /// A directory serves its `index.html`.
 async fn read_inside(root: &Path, relative: &Path) -> Option<(PathBuf, Vec<u8>)> {
@@ -109,25 +80,6 @@ async fn read_inside(root: &Path, relative: &Path) -> Option<(PathBuf, Vec<u8>)>
     }
     let bytes = tokio::fs::read(&real).await.ok()?;
     Some((real, bytes))
-}
-
-/// Decodes `%XX` escapes once. `None` for a bad escape or invalid UTF-8.
-fn percent_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let text = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(text, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -158,34 +110,3 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_paths_map_to_files() {
-        assert_eq!(safe_relative_path("/"), Some("index.html".into()));
-        assert_eq!(safe_relative_path("/a/b.js"), Some("a/b.js".into()));
-        assert_eq!(safe_relative_path("/a/"), Some("a/index.html".into()));
-        assert_eq!(safe_relative_path("/a%20b.txt"), Some("a b.txt".into()));
-        assert_eq!(safe_relative_path("/./a"), Some("a".into()));
-    }
-
-    #[test]
-    fn climbing_paths_are_refused() {
-        for path in [
-            "/../etc/passwd",
-            "/a/../../etc/passwd",
-            "/%2e%2e/etc/passwd",
-            "/%2E%2E%2Fetc%2Fpasswd",
-            "/..%5cetc",
-            "/a\\..\\b",
-            "/a%00.html",
-            "/%zz",
-        ] {
-            assert_eq!(safe_relative_path(path), None, "{path}");
-        }
-        // Decoded only once: a doubly encoded dot stays a literal name.
-        assert_eq!(safe_relative_path("/%252e%252e/x"), Some("%2e%2e/x".into()));
-    }
-}

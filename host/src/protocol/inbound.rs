@@ -212,3 +212,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_gets_a_client_text(text in any::<String>()) {
+            match parse_client_frame(&text) {
+                Ok(request) => prop_assert!(!request.server.is_empty()),
+                Err(error) => prop_assert!(!error.message().is_empty()),
+            }
+        }
+
+        #[test]
+        fn any_bytes_parse_or_get_a_client_text(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Err(error) = parse_binary_frame(&bytes) {
+                prop_assert!(!error.message().is_empty());
+            }
+        }
+
+        #[test]
+        fn connect_frames_trim_and_default_the_server(
+            server in prop::option::of(any::<String>()),
+            token in prop::option::of(any::<String>()),
+        ) {
+            let frame = serde_json::json!({
+                "type": "connect",
+                "data": {"server": server, "discordToken": token},
+            });
+            let request = parse_client_frame(&frame.to_string()).unwrap();
+            let expected = server
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .unwrap_or(DEFAULT_SERVER);
+            prop_assert_eq!(request.server.as_str(), expected);
+            prop_assert_eq!(request.credentials.discord_token, token.filter(|t| !t.is_empty()));
+        }
+    }
+}
