@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let parsed = match std::str::from_utf8(data) {
         Ok(text) => {
             let as_text = parse_client_frame(text);
-            assert_eq!(as_text, parse_binary_frame(data), "text and binary frames differ");
+            assert_eq!(
+                as_text,
+                parse_binary_frame(data),
+                "text and binary frames differ"
+            );
             as_text
         }
         Err(_) => parse_binary_frame(data),

@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
             "{url:?} -> {path:?}"
         );
         let text = path.to_string_lossy();
-        assert!(!text.contains('\0') && !text.contains('\\'), "{url:?} -> {path:?}");
+        assert!(
+            !text.contains('\0') && !text.contains('\\'),
+            "{url:?} -> {path:?}"
+        );
     }
 });

@@ -90,6 +90,12 @@ impl Client {
         self.connect_with(json!({ "server": server })).await
     }
 
+    /// Says goodbye with a close frame and waits for the server's answer.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next()).await {}
+    }
+
     /// Expects an `error` frame with exactly `message`.
     pub fn assert_error(frame: &Value, message: &str) {
         assert_eq!(

@@ -2,6 +2,7 @@
 //! a real WebSocket client, raw HTTP, captured logs, and plugins built from
 //! source.
 
+pub mod child;
 pub mod client;
 pub mod http;
 pub mod logs;

@@ -17,6 +17,10 @@ tasks:
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
   bench          build in release mode and print the benchmarks' numbers
+  soak [CYCLES]  churn connect/join/leave cycles against the release
+                 binary (default 5000) and report its memory before/after
+  fuzz [SECONDS] run every fuzz target for SECONDS each (default 600);
+                 installs the nightly toolchain and cargo-fuzz if missing
 ";
 
 fn main() -> ExitCode {
@@ -49,6 +53,8 @@ fn run() -> Result<()> {
         }
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("soak") => soak(rest.first().map(String::as_str)),
+        Some("fuzz") => fuzz(rest.first().map(String::as_str)),
         _ => {
             eprint!("{HELP}");
             if task.is_some() {
@@ -218,14 +224,35 @@ fn test() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
+    run_benches(&["plugin_call", "connections"], None)
+}
+
+fn soak(cycles: Option<&str>) -> Result<()> {
+    if let Some(cycles) = cycles {
+        cycles
+            .parse::<usize>()
+            .with_context(|| format!("CYCLES must be a number, not {cycles:?}"))?;
+    }
+    run_benches(&["soak"], cycles)
+}
+
+/// Builds the release binary, then runs the named bench targets against it.
+fn run_benches(benches: &[&str], soak_cycles: Option<&str>) -> Result<()> {
     build()?;
-    let binary = target_dir().join("release/d-back");
+    let mut command = cargo();
+    command
+        .args(["bench", "--locked", "--package", "d-back-tests"])
+        .env("D_BACK_BIN", target_dir().join("release/d-back"))
+        .env("D_BACK_MOCK_WASM", mock_path());
+    for bench in benches {
+        command.args(["--bench", bench]);
+    }
+    if let Some(cycles) = soak_cycles {
+        command.env("D_BACK_SOAK_CYCLES", cycles);
+    }
     step(
-        "cargo bench",
-        cargo()
-            .args(["bench", "--locked", "--package", "d-back-tests"])
-            .env("D_BACK_BIN", binary.as_os_str())
-            .env("D_BACK_MOCK_WASM", mock_path().as_os_str()),
+        &format!("cargo bench ({})", benches.join(", ")),
+        &mut command,
     )
 }
 
@@ -233,4 +260,52 @@ fn mock_path() -> PathBuf {
     target_dir().join(Path::new(
         "plugin-build/wasm32-wasip2/release/d_back_mock.wasm",
     ))
+}
+
+/// The fuzz targets in `fuzz/fuzz_targets`.
+const FUZZ_TARGETS: [&str; 2] = ["inbound_frame", "static_path"];
+
+fn fuzz(seconds: Option<&str>) -> Result<()> {
+    let seconds: u64 = match seconds {
+        None => 600,
+        Some(text) => text
+            .parse()
+            .with_context(|| format!("SECONDS must be a number, not {text:?}"))?,
+    };
+    let toolchains = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .context("rustup is needed for the nightly toolchain")?;
+    if !String::from_utf8_lossy(&toolchains.stdout).contains("nightly") {
+        step(
+            "rustup toolchain install nightly",
+            Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+            ]),
+        )?;
+    }
+    let has_cargo_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_cargo_fuzz {
+        step(
+            "cargo install cargo-fuzz",
+            cargo().args(["install", "cargo-fuzz", "--locked"]),
+        )?;
+    }
+    for target in FUZZ_TARGETS {
+        step(
+            &format!("fuzz {target} for {seconds} s"),
+            Command::new("cargo")
+                .current_dir(root().join("fuzz"))
+                .args(["+nightly", "fuzz", "run", target, "--"])
+                .arg(format!("-max_total_time={seconds}")),
+        )?;
+    }
+    Ok(())
 }
