@@ -63,7 +63,12 @@ async fn static_dir_serves_files_and_nothing_outside_it() {
     std::fs::write(public.join("style.css"), "body{}").unwrap();
     std::fs::write(root.join("secret.txt"), "do not serve").unwrap();
     #[cfg(unix)]
-    std::os::unix::fs::symlink(root.join("secret.txt"), public.join("link.txt")).unwrap();
+    {
+        std::os::unix::fs::symlink(root.join("secret.txt"), public.join("link.txt")).unwrap();
+        std::fs::create_dir_all(root.join("private")).unwrap();
+        std::fs::write(root.join("private/index.html"), "do not serve").unwrap();
+        std::os::unix::fs::symlink(root.join("private"), public.join("linked-dir")).unwrap();
+    }
 
     let mut settings = quiet_mock();
     settings.static_dir = Some(public.clone());
@@ -93,7 +98,15 @@ async fn static_dir_serves_files_and_nothing_outside_it() {
         "/..%5csecret.txt",
         "/%00/../secret.txt",
         "/link.txt",
+        "/linked-dir/",
+        "/linked-dir/index.html",
+        "/..\\secret.txt",
+        "/js\\..\\..\\secret.txt",
+        "/%2e%2e%5csecret.txt",
+        "/js/%2e%2e/%2e%2e/secret.txt",
+        "/js/%252e%252e/%252e%252e/secret.txt",
         "//etc/passwd",
+        "/%2fetc%2fpasswd",
         &format!("/{}", root.join("secret.txt").display()),
     ] {
         let reply = http(server.addr, "GET", path, &[], b"").await;
