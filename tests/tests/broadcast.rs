@@ -308,3 +308,46 @@ async fn a_client_that_stops_reading_is_dropped_without_holding_up_others() {
     assert_eq!(reader.recv().await["data"]["message"], "after");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_joiner_sees_the_latest_broadcast_presence() {
+    let server = TestServer::start(quiet_mock()).await;
+    let b = &server.broadcaster;
+    let busy = PresenceUpdate {
+        uid: "123456789012345001".into(),
+        status: Status::Dnd,
+        username: None,
+        role_color: None,
+        delete: false,
+    };
+    b.broadcast_presence(DWORLD, &busy).unwrap();
+    let newcomer = PresenceUpdate {
+        uid: "555".into(),
+        status: Status::Idle,
+        username: Some("newcomer".into()),
+        role_color: Some(RoleColor::parse("#0000ff").unwrap()),
+        delete: false,
+    };
+    b.broadcast_presence(DWORLD, &newcomer).unwrap();
+
+    let (mut late, _) = server.client().await;
+    let users = late.join(json!("dworld")).await["data"]["users"].clone();
+    assert_eq!(users["123456789012345001"]["status"], "dnd");
+    assert_eq!(users["123456789012345001"]["username"], "vegeta897");
+    assert_eq!(
+        users["555"],
+        json!({"uid":"555","username":"newcomer","status":"idle","roleColor":"#0000ff"})
+    );
+    assert_eq!(users.as_object().unwrap().len(), 5);
+
+    let gone = PresenceUpdate {
+        delete: true,
+        ..newcomer
+    };
+    b.broadcast_presence(DWORLD, &gone).unwrap();
+    let (mut later, _) = server.client().await;
+    let users = later.join(json!("dworld")).await["data"]["users"].clone();
+    assert!(users.get("555").is_none());
+    assert_eq!(users.as_object().unwrap().len(), 4);
+    server.stop().await;
+}

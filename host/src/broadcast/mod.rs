@@ -3,12 +3,14 @@
 //! for other processes lives in `http::broadcast_api` and calls the same API.
 
 mod hub;
+mod presence_memory;
 
 use std::sync::Arc;
 
 pub use hub::{ConnId, Hub, Outbox};
+pub use presence_memory::PresenceMemory;
 
-use crate::model::{Event, InvalidValue, PresenceUpdate, require_non_empty};
+use crate::model::{Event, InvalidValue, Member, PresenceUpdate, require_non_empty};
 use crate::protocol::ServerFrame;
 
 /// Sends frames to every connection bound to a server. Cheap to clone; hand
@@ -16,11 +18,20 @@ use crate::protocol::ServerFrame;
 #[derive(Clone)]
 pub struct Broadcaster {
     hub: Arc<Hub>,
+    presence: Arc<PresenceMemory>,
 }
 
 impl Broadcaster {
     pub fn new(hub: Arc<Hub>) -> Self {
-        Self { hub }
+        Self {
+            hub,
+            presence: Arc::default(),
+        }
+    }
+
+    /// Lays the latest broadcast presences of `server` over `members`.
+    pub fn overlay_presence(&self, server: &str, members: &mut Vec<Member>) {
+        self.presence.overlay(server, members);
     }
 
     /// A member wrote `message` in `channel`. Returns how many connections
@@ -53,6 +64,7 @@ impl Broadcaster {
     ) -> Result<usize, InvalidValue> {
         require_non_empty("server", server)?;
         require_non_empty("uid", &update.uid)?;
+        self.presence.remember(server, update);
         Ok(self.send(server, ServerFrame::Presence { server, update }))
     }
 

@@ -156,7 +156,8 @@ impl Session {
                     throttle: &self.shared.auth_throttle,
                     failures: self.auth_failures,
                 };
-                let joined = join(&self.shared.plugin, &request, &mut gate).await;
+                let shared = &self.shared;
+                let joined = join(&shared.plugin, &shared.broadcaster, &request, &mut gate).await;
                 self.auth_failures = gate.failures;
                 match joined {
                     Ok(joined) => {

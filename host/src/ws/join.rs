@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use subtle::ConstantTimeEq;
 
+use crate::broadcast::Broadcaster;
 use crate::limits::AuthThrottle;
 use crate::model::ServerEntry;
 use crate::protocol::inbound::DEFAULT_SERVER;
@@ -62,6 +63,7 @@ impl JoinRefusal {
 /// Runs the join of SPEC section 3 against `plugin`.
 pub async fn join(
     plugin: &Plugin,
+    broadcaster: &Broadcaster,
     request: &ConnectRequest,
     gate: &mut AuthGate<'_>,
 ) -> Result<Joined, JoinRefusal> {
@@ -70,10 +72,11 @@ pub async fn join(
     if server.passworded {
         authorize(plugin, &server, &request.credentials, gate).await?;
     }
-    let (users, client_id) = tokio::join!(
+    let (mut users, client_id) = tokio::join!(
         plugin.users(&server.snowflake),
         plugin.client_id(&server.snowflake)
     );
+    broadcaster.overlay_presence(&server.snowflake, &mut users);
     let frame = ServerFrame::ServerJoin {
         users: &users,
         requested: &request.server,
