@@ -140,6 +140,9 @@ impl Settings {
                     *target = positive(&key(name), v)?;
                 }
             }
+            if let Some(v) = plugin.cache_ttl_ms {
+                spec.cache_ttl = Duration::from_millis(v);
+            }
             if let Some(v) = plugin.breaker_failures {
                 spec.breaker.failures = positive(&key("breaker_failures"), v)?;
             }
@@ -331,6 +334,7 @@ struct FilePlugin {
     max_body_bytes: Option<usize>,
     breaker_failures: Option<u32>,
     breaker_pause_ms: Option<u64>,
+    cache_ttl_ms: Option<u64>,
     breaker_max_pause_ms: Option<u64>,
     #[serde(default)]
     config: BTreeMap<String, String>,

@@ -9,11 +9,13 @@
 //! - [`admission`]: a cap on concurrent calls, with a bounded queue.
 //! - [`breaker`]: a plugin that keeps failing is paused.
 //! - [`last_good`]: the last good answers, served when a call fails.
+//! - [`cache`]: server and member lists kept for a time-to-live.
 //! - [`safe`]: failures logged and replaced by fallbacks.
 
 mod admission;
 mod bindings;
 mod breaker;
+mod cache;
 mod convert;
 mod error;
 mod last_good;
@@ -26,6 +28,7 @@ mod state;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -72,6 +75,8 @@ pub struct PluginSpec {
     pub output: OutputCaps,
     /// When a failing plugin is paused.
     pub breaker: BreakerConfig,
+    /// How long server and member lists are cached; zero caches nothing.
+    pub cache_ttl: Duration,
 }
 
 impl PluginSpec {
@@ -95,6 +100,7 @@ impl PluginSpec {
             max_queued_calls: Self::DEFAULT_MAX_QUEUED_CALLS,
             output: OutputCaps::default(),
             breaker: BreakerConfig::default(),
+            cache_ttl: Duration::ZERO,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::admission::Admission;
 use super::bindings::exports::d_back::plugin::activity::Timer;
 use super::bindings::{Provider, ProviderPre};
 use super::breaker::Breaker;
+use super::cache::CallCache;
 use super::convert;
 use super::convert::OutputCaps;
 use super::error::PluginError;
@@ -78,6 +79,8 @@ pub struct Plugin {
     admission: Admission,
     pub(super) breaker: Breaker,
     pub(super) last_good: LastGood,
+    pub(super) cached_servers: CallCache<Vec<ServerEntry>>,
+    pub(super) cached_users: CallCache<Vec<Member>>,
     /// Keeps the epoch ticker running as long as this plugin can be called.
     _runtime: Arc<dyn Send + Sync>,
 }
@@ -115,6 +118,8 @@ impl Plugin {
             admission: Admission::new(spec.max_concurrent_calls, spec.max_queued_calls),
             breaker: Breaker::new(spec.breaker),
             last_good: LastGood::default(),
+            cached_servers: CallCache::new(spec.cache_ttl),
+            cached_users: CallCache::new(spec.cache_ttl),
             _runtime: runtime,
         }
     }

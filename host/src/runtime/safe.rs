@@ -1,5 +1,6 @@
-//! The answers the rest of the host uses. Each call goes through the
-//! plugin's circuit breaker; a failed call is logged once here, naming
+//! The answers the rest of the host uses. Server and member lists come from
+//! the host-side cache when fresh; each call goes through the plugin's
+//! circuit breaker; a failed call is logged once here, naming
 //! plugin, callback and cause, and replaced by the last good answer where
 //! there is one (server and member lists) or else the safe default.
 
@@ -14,7 +15,8 @@ use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
     pub async fn servers(&self) -> Vec<ServerEntry> {
-        match self.guarded(self.get_server_data()).await {
+        let fetch = || self.guarded(self.get_server_data());
+        match self.cached_servers.get_or_fetch("", fetch).await {
             Ok(servers) => {
                 self.last_good.remember_servers(&servers);
                 servers
@@ -29,7 +31,8 @@ impl Plugin {
 
     /// The members of `server`; the last good list, or none, when the plugin fails.
     pub async fn users(&self, server: &str) -> Vec<Member> {
-        match self.guarded(self.get_user_data(server)).await {
+        let fetch = || self.guarded(self.get_user_data(server));
+        match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
                 self.last_good.remember_users(server, &users);
                 users
