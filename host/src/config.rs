@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::cli::Cli;
 use crate::limits::ClientLimits;
-use crate::runtime::{PluginSource, PluginSpec};
+use crate::runtime::{ConfigValue, PluginSource, PluginSpec};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -154,7 +154,14 @@ impl Settings {
                 spec.breaker.max_pause =
                     Duration::from_millis(positive(&key("breaker_max_pause_ms"), v)?);
             }
-            spec.config = plugin.config;
+            spec.config = plugin
+                .config
+                .into_iter()
+                .map(|(name, value)| {
+                    let resolved = value.resolve(&name, base)?;
+                    Ok((name, resolved))
+                })
+                .collect::<Result<_, ConfigError>>()?;
         }
         Ok(())
     }
@@ -337,7 +344,61 @@ struct FilePlugin {
     cache_ttl_ms: Option<u64>,
     breaker_max_pause_ms: Option<u64>,
     #[serde(default)]
-    config: BTreeMap<String, String>,
+    config: BTreeMap<String, FileValue>,
+}
+
+/// A `[plugin.config]` value: text (numbers and booleans are taken as their
+/// text), or a secret read from an environment variable or a file.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    Env(EnvSource),
+    File(FileSource),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvSource {
+    env: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSource {
+    file: PathBuf,
+}
+
+impl FileValue {
+    fn resolve(self, name: &str, base: &Path) -> Result<ConfigValue, ConfigError> {
+        Ok(match self {
+            Self::Text(text) => ConfigValue::plain(text),
+            Self::Integer(n) => ConfigValue::plain(n.to_string()),
+            Self::Float(x) => ConfigValue::plain(x.to_string()),
+            Self::Bool(b) => ConfigValue::plain(b.to_string()),
+            Self::Env(EnvSource { env }) => {
+                let value = std::env::var(&env).map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "plugin.config.{name}: environment variable {env} is not set"
+                    ))
+                })?;
+                ConfigValue::secret(value)
+            }
+            Self::File(FileSource { file }) => {
+                let path = base.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|error| {
+                    ConfigError::Invalid(format!(
+                        "plugin.config.{name}: cannot read {}: {error}",
+                        path.display()
+                    ))
+                })?;
+                ConfigValue::secret(text.trim_end_matches(['\r', '\n']))
+            }
+        })
+    }
 }
 
 impl FileConfig {
@@ -415,7 +476,7 @@ mod tests {
         assert_eq!(settings.plugin.limits.fuel, 5);
         assert_eq!(settings.plugin.limits.memory_bytes, 2 << 20);
         assert_eq!(settings.plugin.limits.deadline, Duration::from_millis(300));
-        assert_eq!(settings.plugin.config["client_id"], "123");
+        assert_eq!(settings.plugin.config["client_id"].expose(), "123");
         assert_eq!(settings.plugin.output.max_users, 10);
         assert_eq!(
             settings.plugin.breaker.base_pause,
@@ -424,6 +485,43 @@ mod tests {
         assert!(settings.admin_token.unwrap().matches("t"));
         assert_eq!(settings.clients.max_connections_per_ip, 3);
         assert_eq!(settings.clients.ping_interval, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_the_environment_and_stay_hidden() {
+        let dir = std::env::temp_dir().join(format!("d-back-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("token"), "file-secret-9\n").unwrap();
+        let file = FileConfig::parse(
+            r#"
+            [plugin.config]
+            token = { file = "token" }
+            home = { env = "HOME" }
+            interval = 200
+            verbose = true
+            "#,
+        )
+        .unwrap();
+        let mut settings = Settings::new();
+        settings.apply_file(file, &dir).unwrap();
+        let config = &settings.plugin.config;
+        assert_eq!(config["token"].expose(), "file-secret-9");
+        assert!(config["token"].is_secret() && config["home"].is_secret());
+        assert_eq!(config["interval"].expose(), "200");
+        assert_eq!(config["verbose"].expose(), "true");
+        assert!(!format!("{settings:?}").contains("file-secret-9"));
+
+        let missing =
+            FileConfig::parse("[plugin.config]\nt = { env = \"D_BACK_SURELY_UNSET_VARIABLE\" }")
+                .unwrap();
+        let error = Settings::new().apply_file(missing, &dir).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("D_BACK_SURELY_UNSET_VARIABLE is not set")
+        );
+        assert!(FileConfig::parse("[plugin.config]\nt = { vault = \"x\" }").is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

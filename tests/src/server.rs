@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use d_back::limits::ConnectionLimiter;
-use d_back::runtime::{PluginSource, PluginSpec};
+use d_back::runtime::{ConfigValue, PluginSource, PluginSpec};
 use d_back::{Broadcaster, Server, Settings};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -42,10 +42,10 @@ pub fn with_plugin(name: &str, wasm: &Path, values: &[(&str, &str)]) -> Settings
     settings
 }
 
-pub fn config(values: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub fn config(values: &[(&str, &str)]) -> BTreeMap<String, ConfigValue> {
     values
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), ConfigValue::plain(*v)))
         .collect()
 }
 

@@ -16,6 +16,7 @@ mod admission;
 mod bindings;
 mod breaker;
 mod cache;
+mod config_value;
 mod convert;
 mod error;
 mod last_good;
@@ -35,6 +36,7 @@ use wasmtime::{Config, Engine};
 
 pub use bindings::exports::d_back::plugin::activity::Timer;
 pub use breaker::BreakerConfig;
+pub use config_value::ConfigValue;
 pub use convert::OutputCaps;
 pub use error::PluginError;
 pub use limits::Limits;
@@ -63,8 +65,9 @@ pub struct PluginSpec {
     pub name: String,
     pub source: PluginSource,
     pub limits: Limits,
-    /// Values the plugin reads through `host.config-get`.
-    pub config: BTreeMap<String, String>,
+    /// Values the plugin reads through `host.config-get`; they reach no
+    /// other plugin.
+    pub config: BTreeMap<String, ConfigValue>,
     /// Live instances kept between calls.
     pub idle_instances: usize,
     /// Calls running at once.

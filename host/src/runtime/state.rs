@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Level, d_back};
+use super::config_value::ConfigValue;
 use super::limits::MemoryCap;
 use super::log_stream::LogStream;
 
@@ -19,7 +20,7 @@ const MAX_LOG_LINE: usize = 4096;
 #[derive(Debug)]
 pub struct PluginIdentity {
     pub name: String,
-    pub config: BTreeMap<String, String>,
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// The data of one plugin store.
@@ -78,14 +79,17 @@ impl d_back::plugin::host::Host for PluginState {
     }
 
     fn config_get(&mut self, key: String) -> Option<String> {
-        self.identity.config.get(&key).cloned()
+        self.identity
+            .config
+            .get(&key)
+            .map(|value| value.expose().to_string())
     }
 
     fn config_all(&mut self) -> Vec<(String, String)> {
         self.identity
             .config
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.expose().to_string()))
             .collect()
     }
 }
