@@ -38,15 +38,15 @@ pub struct Shared {
 pub enum StartError {
     #[error(transparent)]
     Plugin(#[from] LoadError),
-    #[error("static directory {path}: {source}")]
+    #[error("static directory {path}: {error}")]
     StaticDir {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {error}")]
     Bind {
         address: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -62,7 +62,7 @@ impl Server {
         let address = settings.bind_address();
         let listener = TcpListener::bind(&address)
             .await
-            .map_err(|source| StartError::Bind { address, source })?;
+            .map_err(|error| StartError::Bind { address, error })?;
         Self::with_listener(listener, settings)
     }
 
@@ -71,9 +71,9 @@ impl Server {
     pub fn with_listener(listener: TcpListener, settings: Settings) -> Result<Self, StartError> {
         let static_root = match &settings.static_dir {
             None => StaticRoot::BuiltIn,
-            Some(path) => StaticRoot::dir(path).map_err(|source| StartError::StaticDir {
+            Some(path) => StaticRoot::dir(path).map_err(|error| StartError::StaticDir {
                 path: path.clone(),
-                source,
+                error,
             })?,
         };
         let runtime = PluginRuntime::new()?;

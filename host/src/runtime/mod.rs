@@ -114,10 +114,10 @@ impl PluginSpec {
 pub enum LoadError {
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
-    #[error("cannot read plugin {path}: {source}")]
+    #[error("cannot read plugin {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("plugin {name} is not a valid component: {cause}")]
     Compile { name: String, cause: String },
@@ -161,9 +161,9 @@ impl PluginRuntime {
         let compiled = match &spec.source {
             PluginSource::Mock => Component::from_binary(&self.engine, MOCK_PLUGIN),
             PluginSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+                let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 Component::from_binary(&self.engine, &bytes)
             }
