@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::cli::Cli;
 use crate::limits::ClientLimits;
-use crate::runtime::{ConfigValue, PluginSource, PluginSpec};
+use crate::runtime::{AllowedHost, ConfigValue, PluginSource, PluginSpec};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -139,6 +139,25 @@ impl Settings {
                 if let Some(v) = value {
                     *target = positive(&key(name), v)?;
                 }
+            }
+            let egress = &mut spec.egress;
+            for (entries, plain_http) in [
+                (&plugin.allow_hosts, false),
+                (&plugin.allow_plain_http, true),
+            ] {
+                for entry in entries {
+                    let allowed = AllowedHost::parse(entry, plain_http).map_err(|reason| {
+                        ConfigError::Invalid(format!("plugin allow-list: {reason}"))
+                    })?;
+                    egress.allowed.push(allowed);
+                }
+            }
+            if let Some(v) = plugin.http_timeout_ms {
+                egress.request_timeout =
+                    Duration::from_millis(positive(&key("http_timeout_ms"), v)?);
+            }
+            if let Some(v) = plugin.max_response_bytes {
+                egress.max_response_bytes = positive(&key("max_response_bytes"), v)?;
             }
             if let Some(v) = plugin.cache_ttl_ms {
                 spec.cache_ttl = Duration::from_millis(v);
@@ -343,6 +362,12 @@ struct FilePlugin {
     breaker_pause_ms: Option<u64>,
     cache_ttl_ms: Option<u64>,
     breaker_max_pause_ms: Option<u64>,
+    #[serde(default)]
+    allow_hosts: Vec<String>,
+    #[serde(default)]
+    allow_plain_http: Vec<String>,
+    http_timeout_ms: Option<u64>,
+    max_response_bytes: Option<usize>,
     #[serde(default)]
     config: BTreeMap<String, FileValue>,
 }

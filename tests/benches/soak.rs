@@ -70,7 +70,7 @@ async fn cycle(addr: std::net::SocketAddr, n: usize) {
         answer["type"] == "server-join" || answer["type"] == "error",
         "{answer}"
     );
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         // Some leave without a goodbye.
         drop(client);
     } else {

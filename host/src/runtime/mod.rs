@@ -4,6 +4,7 @@
 //! - [`bindings`]: the only `bindgen!`, from `wit/`.
 //! - [`state`]: store data, WASI context, the host functions plugins import.
 //! - [`limits`]: fuel, memory cap, deadline, epoch ticker.
+//! - [`egress`]: outgoing HTTP, only to allow-listed hosts.
 //! - [`plugin`]: typed, sandboxed calls with an instance pool.
 //! - [`convert`]: plugin values checked into host values.
 //! - [`admission`]: a cap on concurrent calls, with a bounded queue.
@@ -18,6 +19,7 @@ mod breaker;
 mod cache;
 mod config_value;
 mod convert;
+mod egress;
 mod error;
 mod last_good;
 mod limits;
@@ -38,6 +40,7 @@ pub use bindings::exports::d_back::plugin::activity::Timer;
 pub use breaker::BreakerConfig;
 pub use config_value::ConfigValue;
 pub use convert::OutputCaps;
+pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
 pub use limits::Limits;
 pub use plugin::{Callback, Plugin};
@@ -80,6 +83,8 @@ pub struct PluginSpec {
     pub breaker: BreakerConfig,
     /// How long server and member lists are cached; zero caches nothing.
     pub cache_ttl: Duration,
+    /// Where the plugin may send HTTP requests: nowhere by default.
+    pub egress: EgressRules,
 }
 
 impl PluginSpec {
@@ -104,6 +109,7 @@ impl PluginSpec {
             output: OutputCaps::default(),
             breaker: BreakerConfig::default(),
             cache_ttl: Duration::ZERO,
+            egress: EgressRules::default(),
         }
     }
 }
@@ -144,6 +150,8 @@ impl PluginRuntime {
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         Provider::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(|e| LoadError::Engine(e.to_string()))?;

@@ -108,6 +108,7 @@ impl Plugin {
             identity: Arc::new(PluginIdentity {
                 name: spec.name.clone(),
                 config: spec.config.clone(),
+                egress: Arc::new(spec.egress.clone()),
             }),
             engine,
             pre,

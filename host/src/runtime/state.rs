@@ -6,9 +6,11 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Level, d_back};
 use super::config_value::ConfigValue;
+use super::egress::{EgressPolicy, EgressRules};
 use super::limits::MemoryCap;
 use super::log_stream::LogStream;
 
@@ -21,12 +23,16 @@ const MAX_LOG_LINE: usize = 4096;
 pub struct PluginIdentity {
     pub name: String,
     pub config: BTreeMap<String, ConfigValue>,
+    /// Where the plugin may send HTTP requests.
+    pub egress: Arc<EgressRules>,
 }
 
 /// The data of one plugin store.
 pub struct PluginState {
     pub identity: Arc<PluginIdentity>,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    egress: EgressPolicy,
     table: ResourceTable,
     pub memory: MemoryCap,
     /// When the running call must stop; checked on every epoch tick.
@@ -36,7 +42,8 @@ pub struct PluginState {
 impl PluginState {
     pub fn new(identity: Arc<PluginIdentity>, memory: MemoryCap) -> Self {
         // Deny by default: no preopened directories, no environment, no
-        // arguments, no socket addresses; stdio goes to the host log.
+        // arguments, no socket addresses; stdio goes to the host log. HTTP
+        // goes only where the operator's allow-list says (none by default).
         let wasi = WasiCtx::builder()
             .stdout(LogStream::new(&identity.name, "stdout"))
             .stderr(LogStream::new(&identity.name, "stderr"))
@@ -44,9 +51,12 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let egress = EgressPolicy::new(&identity.name, Arc::clone(&identity.egress));
         Self {
             identity,
             wasi,
+            http: WasiHttpCtx::new(),
+            egress,
             table: ResourceTable::new(),
             memory,
             deadline: Instant::now(),
@@ -59,6 +69,16 @@ impl WasiView for PluginState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
         }
     }
 }
