@@ -25,6 +25,14 @@ pub fn hostile() -> PathBuf {
         .clone()
 }
 
+/// The Discord provider (`plugins/discord`).
+pub fn discord() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build(&root().join("plugins"), "d-back-discord"))
+        .clone()
+}
+
 /// The README's example plugin (`examples/hello-plugin`), built the way the
 /// README tells plugin authors to build it.
 pub fn hello_example() -> PathBuf {
