@@ -97,11 +97,16 @@ async fn oauth2_accepts_only_the_tokens_owner_in_that_guild() {
         .await;
     Client::assert_error(&outsider, texts::DISCORD_AUTH_FAILED);
     let unknown = client
-        .connect_with(json!({"server":"big","discordToken":"forged","discordUser":{"id":"42","username":"ann"}}))
+        .connect_with(json!({"server":"big","discordToken":"forged-token-x9","discordUser":{"id":"42","username":"ann"}}))
         .await;
     Client::assert_error(&unknown, texts::DISCORD_AUTH_FAILED);
     assert_eq!(join_big_as_ann(&mut client).await["type"], "server-join");
     server.stop().await;
+    // The bot token (a secret) and the OAuth2 tokens never reach the log.
+    let text = logs::text();
+    for secret in [BOT_TOKEN, ANN_TOKEN, BOB_TOKEN, "forged-token-x9"] {
+        assert!(!text.contains(secret), "{secret} was logged");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,6 +168,7 @@ fn build_plugin(workspace: &Path, package: &str) -> Result<PathBuf> {
 fn build() -> Result<()> {
     ensure_wasm_target()?;
     let mock = build_plugin(&root().join("plugins"), "d-back-mock")?;
+    let discord = build_plugin(&root().join("plugins"), "d-back-discord")?;
     step(
         "build d-back (release)",
         cargo()
@@ -175,8 +176,9 @@ fn build() -> Result<()> {
             .env("D_BACK_MOCK_WASM", &mock),
     )?;
     eprintln!(
-        "xtask: built {}",
-        target_dir().join("release/d-back").display()
+        "xtask: built {} and the Discord provider {}",
+        target_dir().join("release/d-back").display(),
+        discord.display()
     );
     Ok(())
 }
