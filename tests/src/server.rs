@@ -76,6 +76,13 @@ impl TestServer {
         (client, list)
     }
 
+    /// Proves the server still serves: a new client joins the default server.
+    pub async fn assert_serves_joins(&self) {
+        let (mut client, _) = self.client().await;
+        let joined = client.join(serde_json::Value::Null).await;
+        assert_eq!(joined["type"], "server-join", "{joined}");
+    }
+
     /// Waits (up to 10 s) until exactly `n` WebSocket connections are open.
     pub async fn wait_for_open(&self, n: usize) {
         for _ in 0..200 {
