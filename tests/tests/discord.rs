@@ -215,3 +215,25 @@ async fn broadcast_presence_shows_in_a_later_join() {
     assert_eq!(users["7002"]["status"], "offline");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_past_the_size_cap_fails_the_call() {
+    let fake = FakeDiscord::start().await;
+    let mut settings = discord_settings("discord-capped", &fake, &fake.base());
+    // The big guild's member pages are far larger than this.
+    settings.plugin.egress.max_response_bytes = 16 * 1024;
+    let server = TestServer::start(settings).await;
+    let (mut client, _) = server.client().await;
+    let joined = join_big_as_ann(&mut client).await;
+    assert_eq!(joined["data"]["users"], json!({}));
+    logs::wait_for(&[
+        "plugin=\"discord-capped\"",
+        "callback=\"get-user-data\"",
+        "response body size exceeds limit",
+    ])
+    .await;
+    // Small answers still fit.
+    let small = client.join(json!("small")).await;
+    assert_eq!(small["data"]["users"].as_object().unwrap().len(), 2);
+    server.stop().await;
+}
