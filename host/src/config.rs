@@ -25,6 +25,9 @@ pub struct Settings {
     pub plugin: PluginSpec,
     /// What browsers may do: connections, sizes, rates, logins.
     pub clients: ClientLimits,
+    /// Where compiled components are kept between starts; `None` compiles
+    /// at every start.
+    pub compiled_cache_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -40,6 +43,7 @@ impl Settings {
             admin_token: None,
             plugin: PluginSpec::mock(),
             clients: ClientLimits::default(),
+            compiled_cache_dir: default_compiled_cache_dir(),
         }
     }
 
@@ -83,6 +87,11 @@ impl Settings {
         }
         if let Some(token) = file.admin_token {
             self.admin_token = AdminToken::new(token);
+        }
+        match (file.compiled_cache, file.compiled_cache_dir) {
+            (Some(false), _) => self.compiled_cache_dir = None,
+            (_, Some(dir)) => self.compiled_cache_dir = Some(base.join(dir)),
+            _ => {}
         }
         if let Some(clients) = file.clients {
             clients.apply(&mut self.clients)?;
@@ -256,6 +265,8 @@ struct FileConfig {
     port: Option<u16>,
     static_dir: Option<PathBuf>,
     admin_token: Option<String>,
+    compiled_cache: Option<bool>,
+    compiled_cache_dir: Option<PathBuf>,
     clients: Option<FileClients>,
     plugin: Option<FilePlugin>,
 }
@@ -451,6 +462,19 @@ fn positive<T: PartialOrd + Default>(key: &str, value: T) -> Result<T, ConfigErr
             "{key} must be greater than 0"
         )))
     }
+}
+
+/// `$XDG_CACHE_HOME/d-back/compiled`, else `$HOME/.cache/d-back/compiled`.
+fn default_compiled_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|dir| !dir.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        })?;
+    Some(base.join("d-back").join("compiled"))
 }
 
 /// A plugin's name from its file: `providers/discord.wasm` is `discord`.

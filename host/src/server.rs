@@ -76,7 +76,7 @@ impl Server {
                 error,
             })?,
         };
-        let runtime = PluginRuntime::new()?;
+        let runtime = PluginRuntime::with_compiled_cache(settings.compiled_cache_dir.clone())?;
         let plugin = Arc::new(runtime.load(&settings.plugin)?);
         tracing::info!(
             plugin = plugin.name(),

@@ -11,12 +11,14 @@
 //! - [`breaker`]: a plugin that keeps failing is paused.
 //! - [`last_good`]: the last good answers, served when a call fails.
 //! - [`cache`]: server and member lists kept for a time-to-live.
+//! - [`compiled_cache`]: compiled components kept on disk between starts.
 //! - [`safe`]: failures logged and replaced by fallbacks.
 
 mod admission;
 mod bindings;
 mod breaker;
 mod cache;
+mod compiled_cache;
 mod config_value;
 mod convert;
 mod egress;
@@ -46,6 +48,7 @@ pub use limits::Limits;
 pub use plugin::{Callback, Plugin};
 
 use bindings::{Provider, ProviderPre};
+use compiled_cache::CompiledCache;
 use limits::EpochTicker;
 use state::PluginState;
 
@@ -133,15 +136,23 @@ pub enum LoadError {
     Link { name: String, cause: String },
 }
 
-/// The engine, the linker with every host capability, and the epoch ticker.
+/// The engine, the linker with every host capability, the epoch ticker, and
+/// the compiled-code cache.
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<PluginState>,
     ticker: Arc<EpochTicker>,
+    compiled: Option<CompiledCache>,
 }
 
 impl PluginRuntime {
+    /// A runtime that compiles every component at load.
     pub fn new() -> Result<Self, LoadError> {
+        Self::with_compiled_cache(None)
+    }
+
+    /// A runtime that keeps compiled components in `dir` between starts.
+    pub fn with_compiled_cache(dir: Option<PathBuf>) -> Result<Self, LoadError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -161,21 +172,27 @@ impl PluginRuntime {
             engine,
             linker,
             ticker: Arc::new(ticker),
+            compiled: dir.map(CompiledCache::new),
         })
     }
 
     /// Compiles and links a plugin. Calls nothing in it yet.
     pub fn load(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
-        let compiled = match &spec.source {
-            PluginSource::Mock => Component::from_binary(&self.engine, MOCK_PLUGIN),
+        let bytes = match &spec.source {
+            PluginSource::Mock => std::borrow::Cow::Borrowed(MOCK_PLUGIN),
             PluginSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
+                std::borrow::Cow::Owned(std::fs::read(path).map_err(|error| LoadError::Read {
                     path: path.clone(),
                     error,
-                })?;
-                Component::from_binary(&self.engine, &bytes)
+                })?)
             }
         };
+        let started = std::time::Instant::now();
+        let compiled = match &self.compiled {
+            Some(cache) => cache.load(&self.engine, &spec.name, &bytes),
+            None => Component::from_binary(&self.engine, &bytes),
+        };
+        tracing::debug!(plugin = %spec.name, elapsed = ?started.elapsed(), "component ready");
         let component = compiled.map_err(|e| LoadError::Compile {
             name: spec.name.clone(),
             cause: format!("{e:?}"),
