@@ -87,12 +87,12 @@ impl Hub {
 
     /// Queues `text` for every connection bound to `server`; returns how
     /// many took it.
-    pub fn deliver(&self, server: &str, text: &str) -> usize {
+    pub fn deliver(&self, server: &str, text: String) -> usize {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         let Some(room) = rooms.get(server) else {
             return 0;
         };
-        let frame = Utf8Bytes::from(text.to_string());
+        let frame = Utf8Bytes::from(text);
         room.values()
             .filter(|outbox| outbox.push(frame.clone()))
             .count()
@@ -137,8 +137,8 @@ mod tests {
         hub.bind(2, None, "a", fast);
         hub.bind(3, None, "b", other);
 
-        assert_eq!(hub.deliver("a", "one"), 2);
-        assert_eq!(hub.deliver("a", "two"), 1, "the full queue refuses");
+        assert_eq!(hub.deliver("a", "one".into()), 2);
+        assert_eq!(hub.deliver("a", "two".into()), 1, "the full queue refuses");
         assert!(slow_overflow.is_cancelled());
         assert_eq!(fast_rx.try_recv().unwrap(), Message::text("one"));
         assert_eq!(fast_rx.try_recv().unwrap(), Message::text("two"));

@@ -102,7 +102,7 @@ impl Broadcaster {
 
     fn send(&self, server: &str, frame: ServerFrame<'_>) -> usize {
         // Rendered once, shared by every connection it goes to.
-        let delivered = self.hub.deliver(server, &frame.to_json());
+        let delivered = self.hub.deliver(server, frame.to_json());
         tracing::debug!(server, delivered, "broadcast");
         delivered
     }

@@ -134,7 +134,7 @@ struct Session {
 impl Session {
     async fn send_server_list(&self) {
         let servers = self.shared.plugin.servers().await;
-        self.send(&ServerFrame::ServerList(&servers).to_json());
+        self.send(ServerFrame::ServerList(&servers).to_json());
     }
 
     /// Acts on one frame. False when the connection should end.
@@ -161,9 +161,9 @@ impl Session {
                 self.auth_failures = gate.failures;
                 match joined {
                     Ok(joined) => {
-                        // Queued before binding, so no broadcast can overtake it.
-                        self.send(&joined.frame);
                         let snowflake = joined.server.snowflake;
+                        // Queued before binding, so no broadcast can overtake it.
+                        self.send(joined.frame);
                         self.shared.hub.bind(
                             self.id,
                             self.bound.as_deref(),
@@ -199,11 +199,11 @@ impl Session {
     }
 
     fn send_error(&self, message: &str) {
-        self.send(&ServerFrame::Error(message).to_json());
+        self.send(ServerFrame::Error(message).to_json());
     }
 
-    fn send(&self, text: &str) {
-        self.outbox.push(Utf8Bytes::from(text.to_string()));
+    fn send(&self, text: String) {
+        self.outbox.push(Utf8Bytes::from(text));
     }
 }
 
