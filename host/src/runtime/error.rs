@@ -27,15 +27,6 @@ pub enum PluginError {
 }
 
 impl PluginError {
-    /// True when the instance that produced this error must not run again:
-    /// after a trap or an interrupted call its memory may be half-updated.
-    pub fn poisons_instance(&self) -> bool {
-        !matches!(
-            self,
-            Self::Returned(_) | Self::InvalidOutput(_) | Self::Overloaded(_) | Self::CircuitOpen(_)
-        )
-    }
-
     /// True for failures of the plugin itself, which count towards its
     /// circuit breaker; a full queue or an open breaker do not.
     pub fn counts_against_plugin(&self) -> bool {

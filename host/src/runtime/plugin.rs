@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::time::error::Elapsed;
-use wasmtime::component::Component;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::PluginSpec;
@@ -131,11 +130,6 @@ impl Plugin {
 
     pub fn limits(&self) -> Limits {
         self.limits
-    }
-
-    /// The component this plugin runs.
-    pub fn component(&self) -> &Component {
-        self.pre.instance_pre().component()
     }
 
     pub async fn get_server_data(&self) -> Result<Vec<ServerEntry>, PluginError> {
