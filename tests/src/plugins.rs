@@ -1,8 +1,10 @@
-//! Test plugins, compiled from source for wasm32-wasip2 on first use.
+//! Test plugins, built from source on first use, the way `cargo xtask build`
+//! and the plugin READMEs build them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+
+use d_back_plugin_build::{Builder, Language};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -10,63 +12,99 @@ fn root() -> &'static Path {
         .expect("tests/ lives in the workspace")
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
+fn builder() -> Builder {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
-        .join("test-plugins")
+        .join("test-plugins");
+    Builder::new(root(), target)
+}
+
+/// Builds each plugin once per test process. Builds run one at a time: they
+/// would only compete for the same cores (and the same npm/pip caches).
+fn once(
+    cell: &'static OnceLock<PathBuf>,
+    what: &str,
+    build: impl FnOnce(&Builder) -> anyhow::Result<PathBuf>,
+) -> PathBuf {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    cell.get_or_init(|| {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        build(&builder()).unwrap_or_else(|e| panic!("building {what} failed: {e:#}"))
+    })
+    .clone()
 }
 
 /// The `hostile` fixture component (`tests/plugins/hostile`).
 pub fn hostile() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build(&root().join("tests/plugins"), "hostile"))
-        .clone()
+    once(&BUILT, "tests/plugins/hostile", |b| {
+        b.rust(&root().join("tests/plugins"), "hostile")
+    })
 }
 
 /// The Discord provider (`plugins/discord`).
 pub fn discord() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build(&root().join("plugins"), "d-back-discord"))
-        .clone()
+    once(&BUILT, "plugins/discord", |b| {
+        b.rust(&root().join("plugins"), "d-back-discord")
+    })
 }
 
-/// The README's example plugin (`examples/hello-plugin`), built the way the
-/// README tells plugin authors to build it.
+/// The README's example plugin (`examples/hello-plugin`).
 pub fn hello_example() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build(&root().join("examples/hello-plugin"), "hello-plugin"))
-        .clone()
+    once(&BUILT, "examples/hello-plugin", |b| {
+        b.rust(&root().join("examples/hello-plugin"), "hello-plugin")
+    })
 }
 
-fn build(workspace: &Path, package: &str) -> PathBuf {
-    let target = target_dir();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-        ])
-        .args(["--package", package, "--target-dir"])
-        .arg(&target)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("cannot run cargo to build a test plugin");
-    assert!(
-        status.success(),
-        "building test plugin {package} failed; is `rustup target add wasm32-wasip2` done?"
-    );
-    let wasm = target
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", package.replace('-', "_")));
-    assert!(wasm.exists(), "{} was not built", wasm.display());
-    wasm
+/// The starter for plugin authors in `language` (`examples/*`), built the
+/// way its README says.
+pub fn example(language: Language) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 3] = [const { OnceLock::new() }; 3];
+    let examples = root().join("examples");
+    match language {
+        Language::JavaScript => once(&BUILT[0], "examples/js-plugin", |b| {
+            b.javascript(&examples.join("js-plugin"))
+        }),
+        Language::Python => once(&BUILT[1], "examples/python-plugin", |b| {
+            b.python(&examples.join("python-plugin"))
+        }),
+        Language::Go => once(&BUILT[2], "examples/go-plugin", |b| {
+            b.go(&examples.join("go-plugin"))
+        }),
+        Language::Rust => hello_example(),
+    }
+}
+
+/// The config provider written in `language` (`plugins/config-*`).
+pub fn config_provider(language: Language) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
+    let index = Language::ALL
+        .iter()
+        .position(|l| *l == language)
+        .expect("every language is in ALL");
+    once(&BUILT[index], language.name(), |b| {
+        b.config_provider(language)
+    })
+}
+
+/// The failing fixture written in `language` (`tests/plugins/hostile-*`):
+/// one server, and callbacks that fail the language's own way.
+pub fn hostile_in(language: Language) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 3] = [const { OnceLock::new() }; 3];
+    let fixtures = root().join("tests/plugins");
+    match language {
+        Language::JavaScript => once(&BUILT[0], "hostile-js", |b| {
+            b.javascript(&fixtures.join("hostile-js"))
+        }),
+        Language::Python => once(&BUILT[1], "hostile-python", |b| {
+            b.python(&fixtures.join("hostile-python"))
+        }),
+        Language::Go => once(&BUILT[2], "hostile-go", |b| {
+            b.go(&fixtures.join("hostile-go"))
+        }),
+        Language::Rust => hostile(),
+    }
 }

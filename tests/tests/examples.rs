@@ -1,35 +1,63 @@
-//! The README's "write your own plugin" example, built from source and run.
+//! The starters plugin authors copy (`examples/`), one per language, built
+//! from source the way their READMEs say and run: each serves the members
+//! its config names and greets on its timer.
 
+use d_back_plugin_build::Language;
 use d_back_tests::server::with_plugin;
 use d_back_tests::{TestServer, plugins};
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn hello_plugin_from_the_readme_serves_its_members_and_greets() {
+const SNOWFLAKE: &str = "100000000000000001";
+
+async fn starter_serves_its_members_and_greets(language: Language) {
+    let wasm = plugins::example(language);
     let settings = with_plugin(
-        "hello",
-        &plugins::hello_example(),
+        &format!("example-{}", language.name()),
+        &wasm,
         &[("members", "alice, bob, carol"), ("greet_ms", "200")],
     );
     let server = TestServer::start(settings).await;
     let (mut client, list) = server.client().await;
+    let servers = list["data"].as_object().expect("server-list data");
+    assert_eq!(servers.len(), 1, "{language:?}: {list}");
     assert_eq!(
-        list,
-        json!({"type":"server-list","data":{"100000000000000001":
-            {"id":"hello","name":"Hello World","passworded":false,"default":true}}})
+        list["data"][SNOWFLAKE]["id"], "hello",
+        "{language:?}: {list}"
     );
+    assert_eq!(list["data"][SNOWFLAKE]["default"], true, "{language:?}");
     let joined = client.join(Value::Null).await;
     let names: Vec<&str> = joined["data"]["users"]
         .as_object()
-        .unwrap()
+        .unwrap_or_else(|| panic!("{language:?}: {joined}"))
         .values()
         .map(|u| u["username"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["alice", "bob", "carol"]);
+    assert_eq!(names, ["alice", "bob", "carol"], "{language:?}");
     assert_eq!(
         client.recv_type("message").await,
-        json!({"type":"message","server":"100000000000000001",
-            "data":{"uid":"1000","message":"hello!","channel":"1"}})
+        json!({"type":"message","server":SNOWFLAKE,
+            "data":{"uid":"1000","message":"hello!","channel":"1"}}),
+        "{language:?}"
     );
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rust_starter_from_the_readme_works() {
+    starter_serves_its_members_and_greets(Language::Rust).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_javascript_starter_works() {
+    starter_serves_its_members_and_greets(Language::JavaScript).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_starter_works() {
+    starter_serves_its_members_and_greets(Language::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_go_starter_works() {
+    starter_serves_its_members_and_greets(Language::Go).await;
 }

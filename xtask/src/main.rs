@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use d_back_plugin_build::{Builder, Language, ensure_wasm_target};
 
 const HELP: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  build          build the plugins and the host in release mode
-                 (target/release/d-back)
+  build          build the plugins (target/plugins/) and the host in
+                 release mode (target/release/d-back)
   run [ARGS]     build, then run target/release/d-back ARGS
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
@@ -96,24 +97,6 @@ fn step(what: &str, command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Installs the wasm32-wasip2 standard library if rustup lacks it.
-fn ensure_wasm_target() -> Result<()> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .context("rustup is needed to add the wasm32-wasip2 target")?;
-    if String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|line| line.trim() == "wasm32-wasip2")
-    {
-        return Ok(());
-    }
-    step(
-        "rustup target add wasm32-wasip2",
-        Command::new("rustup").args(["target", "add", "wasm32-wasip2"]),
-    )
-}
-
 /// Chromium for the browser test, from Debian's packages.
 fn ensure_chromium() -> Result<()> {
     if chromium().is_some() {
@@ -142,33 +125,26 @@ fn chromium() -> Option<PathBuf> {
         .find(|path| path.exists())
 }
 
-/// Builds one plugin workspace's package for wasm32-wasip2; returns the
-/// component's path.
-fn build_plugin(workspace: &Path, package: &str) -> Result<PathBuf> {
-    let target = target_dir().join("plugin-build");
-    step(
-        &format!("build plugin {package} (wasm32-wasip2)"),
-        cargo()
-            .current_dir(workspace)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-            ])
-            .args(["--package", package, "--target-dir"])
-            .arg(&target),
-    )?;
-    Ok(target
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", package.replace('-', "_"))))
+fn plugin_builder() -> Builder {
+    Builder::new(root(), target_dir())
 }
 
+/// Builds the plugins we ship (the mock, the Discord provider, the config
+/// provider in every language), then the host with the mock embedded. The
+/// config providers are copied to `target/plugins/config-<language>.wasm`.
 fn build() -> Result<()> {
-    ensure_wasm_target()?;
-    let mock = build_plugin(&root().join("plugins"), "d-back-mock")?;
-    let discord = build_plugin(&root().join("plugins"), "d-back-discord")?;
+    let plugins = plugin_builder();
+    let mock = plugins.rust(&root().join("plugins"), "d-back-mock")?;
+    let discord = plugins.rust(&root().join("plugins"), "d-back-discord")?;
+    let shipped = target_dir().join("plugins");
+    std::fs::create_dir_all(&shipped)
+        .with_context(|| format!("cannot create {}", shipped.display()))?;
+    for language in Language::ALL {
+        let built = plugins.config_provider(language)?;
+        let copy = shipped.join(format!("config-{}.wasm", language.name()));
+        std::fs::copy(&built, &copy)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), copy.display()))?;
+    }
     step(
         "build d-back (release)",
         cargo()
@@ -176,9 +152,10 @@ fn build() -> Result<()> {
             .env("D_BACK_MOCK_WASM", &mock),
     )?;
     eprintln!(
-        "xtask: built {} and the Discord provider {}",
+        "xtask: built {}, the Discord provider {} and the config providers in {}",
         target_dir().join("release/d-back").display(),
-        discord.display()
+        discord.display(),
+        shipped.display()
     );
     Ok(())
 }
@@ -226,7 +203,7 @@ fn test() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
-    run_benches(&["plugin_call", "connections"], None)
+    run_benches(&["plugin_call", "connections", "languages"], None)
 }
 
 fn soak(cycles: Option<&str>) -> Result<()> {

@@ -1,0 +1,7 @@
+module example.com/config-go
+
+go 1.24
+
+require dback.dev/plugin v0.0.0
+
+replace dback.dev/plugin => ../../sdk/go

@@ -1,0 +1,3 @@
+module dback.dev/plugin
+
+go 1.24

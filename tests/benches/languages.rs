@@ -1,0 +1,131 @@
+//! The config provider in each language: component size, load time without
+//! and with the compiled-code cache, time of the first call (a fresh
+//! instance) and the median time of one `get-user-data` call on a reused
+//! instance. Rust is the baseline the ratios are taken against.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use d_back::runtime::{ConfigValue, PluginRuntime, PluginSource, PluginSpec};
+use d_back_plugin_build::Language;
+use d_back_tests::plugins;
+
+const SNOWFLAKE: &str = "500000000000000001";
+const CALLS: usize = 2_000;
+
+fn spec(language: Language, wasm: PathBuf) -> PluginSpec {
+    let users: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                r#"{{"uid": "{}", "username": "member {i}", "status": "online"}}"#,
+                1000 + i
+            )
+        })
+        .collect();
+    let servers = format!(
+        r#"[{{"snowflake": "{SNOWFLAKE}", "id": "town", "default": true, "users": [{}]}}]"#,
+        users.join(",")
+    );
+    let mut spec = PluginSpec::new(
+        format!("config-{}", language.name()),
+        PluginSource::File(wasm),
+    );
+    spec.config
+        .insert("servers".into(), ConfigValue::plain(servers));
+    spec
+}
+
+struct Row {
+    language: Language,
+    size: u64,
+    first_load: Duration,
+    cached_load: Duration,
+    first_call: Duration,
+    median: Duration,
+    p99: Duration,
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let cache = std::env::temp_dir().join(format!("d-back-bench-languages-{}", std::process::id()));
+    let rows = runtime.block_on(async {
+        let mut rows = Vec::new();
+        for language in Language::ALL {
+            let wasm = plugins::config_provider(language);
+            let size = std::fs::metadata(&wasm)?.len();
+            let spec = spec(language, wasm);
+            let _ = std::fs::remove_dir_all(&cache);
+
+            // Each start gets a runtime of its own, as a new process would.
+            let cold = PluginRuntime::with_compiled_cache(Some(cache.clone()))?;
+            let started = Instant::now();
+            drop(cold.load(&spec)?);
+            let first_load = started.elapsed();
+
+            let warm = PluginRuntime::with_compiled_cache(Some(cache.clone()))?;
+            let started = Instant::now();
+            let plugin = warm.load(&spec)?;
+            let cached_load = started.elapsed();
+
+            let started = Instant::now();
+            assert_eq!(plugin.get_user_data(SNOWFLAKE).await?.len(), 50);
+            let first_call = started.elapsed();
+
+            let mut samples = Vec::with_capacity(CALLS);
+            for _ in 0..CALLS {
+                let started = Instant::now();
+                let users = plugin.get_user_data(SNOWFLAKE).await?;
+                samples.push(started.elapsed());
+                assert_eq!(users.len(), 50);
+            }
+            samples.sort_unstable();
+            rows.push(Row {
+                language,
+                size,
+                first_load,
+                cached_load,
+                first_call,
+                median: samples[CALLS / 2],
+                p99: samples[CALLS * 99 / 100],
+            });
+        }
+        anyhow::Ok(rows)
+    })?;
+    let _ = std::fs::remove_dir_all(&cache);
+
+    println!("languages: the config provider, 50 members, {CALLS} get-user-data calls each");
+    println!(
+        "  {:<7} {:>12} {:>12} {:>12} {:>8} {:>11} {:>11} {:>11} {:>9}",
+        "lang",
+        "size (B)",
+        "first load",
+        "cached load",
+        "speedup",
+        "first call",
+        "median",
+        "p99",
+        "vs Rust"
+    );
+    let baseline = rows[0].median.as_secs_f64();
+    for row in &rows {
+        println!(
+            "  {:<7} {:>12} {:>9.1} ms {:>9.1} ms {:>7.0}x {:>8.2} ms {:>8.1} µs {:>8.1} µs {:>8.1}x",
+            row.language.name(),
+            row.size,
+            ms(row.first_load),
+            ms(row.cached_load),
+            row.first_load.as_secs_f64() / row.cached_load.as_secs_f64(),
+            ms(row.first_call),
+            row.median.as_secs_f64() * 1e6,
+            row.p99.as_secs_f64() * 1e6,
+            row.median.as_secs_f64() / baseline,
+        );
+    }
+    Ok(())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
