@@ -184,6 +184,7 @@ fn test() -> Result<()> {
                 .args(["--", "-D", "warnings"]),
         )?;
     }
+    go_checks()?;
     step(
         "cargo clippy",
         cargo().args([
@@ -200,6 +201,49 @@ fn test() -> Result<()> {
         "cargo test",
         cargo().args(["test", "--locked", "--workspace"]),
     )
+}
+
+/// The Go modules: formatted, vetted, and their native unit tests (the ABI
+/// glue's among them) passing.
+fn go_checks() -> Result<()> {
+    const MODULES: [&str; 4] = [
+        "sdk/go",
+        "plugins/config-go",
+        "examples/go-plugin",
+        "tests/plugins/hostile-go",
+    ];
+    for module in MODULES {
+        let dir = root().join(module);
+        eprintln!("xtask: gofmt -l ({module})");
+        let output = Command::new("gofmt")
+            .arg("-l")
+            .arg(".")
+            .current_dir(&dir)
+            .output()
+            .context("cannot run gofmt: is Go installed?")?;
+        let unformatted = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !unformatted.trim().is_empty() {
+            bail!("gofmt ({module}) wants to reformat:\n{unformatted}");
+        }
+        step(
+            &format!("go vet ({module})"),
+            Command::new("go").args(["vet", "./..."]).current_dir(&dir),
+        )?;
+        // The exports and imports only compile for wasip1; vet them there too.
+        step(
+            &format!("go vet, GOOS=wasip1 ({module})"),
+            Command::new("go")
+                .args(["vet", "./..."])
+                .env("GOOS", "wasip1")
+                .env("GOARCH", "wasm")
+                .current_dir(&dir),
+        )?;
+        step(
+            &format!("go test ({module})"),
+            Command::new("go").args(["test", "./..."]).current_dir(&dir),
+        )?;
+    }
+    Ok(())
 }
 
 fn bench() -> Result<()> {
