@@ -14,7 +14,7 @@ usage: cargo xtask <task> [args]
 tasks:
   build          build the plugins (target/plugins/) and the host in
                  release mode (target/release/d-back)
-  run [ARGS]     build, then run target/release/d-back ARGS
+  run [ARGS]     build the host, then run target/release/d-back ARGS
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
   bench          build in release mode and print the benchmarks' numbers
@@ -41,7 +41,7 @@ fn run() -> Result<()> {
     match task.as_deref() {
         Some("build") => build(),
         Some("run") => {
-            build()?;
+            build_host()?;
             let binary = target_dir().join("release/d-back");
             let status = Command::new(&binary)
                 .args(&rest)
@@ -134,7 +134,6 @@ fn plugin_builder() -> Builder {
 /// config providers are copied to `target/plugins/config-<language>.wasm`.
 fn build() -> Result<()> {
     let plugins = plugin_builder();
-    let mock = plugins.rust(&root().join("plugins"), "d-back-mock")?;
     let discord = plugins.rust(&root().join("plugins"), "d-back-discord")?;
     let shipped = target_dir().join("plugins");
     std::fs::create_dir_all(&shipped)
@@ -145,12 +144,7 @@ fn build() -> Result<()> {
         std::fs::copy(&built, &copy)
             .with_context(|| format!("cannot copy {} to {}", built.display(), copy.display()))?;
     }
-    step(
-        "build d-back (release)",
-        cargo()
-            .args(["build", "--release", "--locked", "--package", "d-back"])
-            .env("D_BACK_MOCK_WASM", &mock),
-    )?;
+    build_host()?;
     eprintln!(
         "xtask: built {}, the Discord provider {} and the config providers in {}",
         target_dir().join("release/d-back").display(),
@@ -158,6 +152,18 @@ fn build() -> Result<()> {
         shipped.display()
     );
     Ok(())
+}
+
+/// The host in release mode with the mock plugin embedded: all that
+/// `run` needs, so serving the mock asks for no other language's tools.
+fn build_host() -> Result<()> {
+    let mock = plugin_builder().rust(&root().join("plugins"), "d-back-mock")?;
+    step(
+        "build d-back (release)",
+        cargo()
+            .args(["build", "--release", "--locked", "--package", "d-back"])
+            .env("D_BACK_MOCK_WASM", &mock),
+    )
 }
 
 fn test() -> Result<()> {
