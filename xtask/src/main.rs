@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
-use d_back_plugin_build::{Builder, Language, ensure_wasm_target};
+use d_back_plugin_build::{Builder, Language, ensure_wasm_target, run_step as step};
 
 const HELP: &str = "\
 usage: cargo xtask <task> [args]
@@ -83,18 +83,6 @@ fn cargo() -> Command {
     let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
     command
-}
-
-/// Runs `command`, failing with its description when it fails.
-fn step(what: &str, command: &mut Command) -> Result<()> {
-    eprintln!("xtask: {what}");
-    let status = command
-        .status()
-        .with_context(|| format!("cannot run: {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
 
 /// Chromium for the browser test, from Debian's packages.
@@ -220,7 +208,7 @@ fn go_checks() -> Result<()> {
     ];
     for module in MODULES {
         let dir = root().join(module);
-        eprintln!("xtask: gofmt -l ({module})");
+        eprintln!("==> gofmt -l ({module})");
         let output = Command::new("gofmt")
             .arg("-l")
             .arg(".")

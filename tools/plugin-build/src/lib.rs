@@ -18,6 +18,7 @@ mod step;
 use std::path::{Path, PathBuf};
 
 pub use rust::ensure_wasm_target;
+pub use step::run as run_step;
 
 /// The language a plugin is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

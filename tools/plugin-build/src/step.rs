@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 
 /// Runs `command`, failing with `what` when it cannot start or fails.
 pub fn run(what: &str, command: &mut Command) -> anyhow::Result<()> {
-    eprintln!("plugin-build: {what}");
+    eprintln!("==> {what}");
     let status = command
         .status()
         .with_context(|| format!("cannot run: {what}"))?;
