@@ -50,8 +50,13 @@ pub fn config(values: &[(&str, &str)]) -> BTreeMap<String, ConfigValue> {
 }
 
 impl TestServer {
-    pub async fn start(settings: Settings) -> Self {
+    /// Starts the server. Compiled plugins are kept in a cache of the
+    /// tests' own, shared by every test on this machine, so running the
+    /// tests leaves nothing in the user's cache folder and a large component
+    /// is compiled once, not once per test.
+    pub async fn start(mut settings: Settings) -> Self {
         crate::logs::install();
+        settings.compiled_cache_dir = Some(std::env::temp_dir().join("d-back-tests/compiled"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let server = Server::with_listener(listener, settings).expect("server starts");
         let addr = server.local_addr().expect("local address");
