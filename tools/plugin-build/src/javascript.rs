@@ -7,9 +7,11 @@ use std::process::Command;
 
 use anyhow::bail;
 
-use crate::{dist_component, step};
+use crate::{dist_component, fresh, step};
 
-pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+/// `wit` is the interface the plugin's build script names; a change to it
+/// rebuilds the plugin.
+pub fn build(dir: &Path, wit: &Path) -> anyhow::Result<PathBuf> {
     if needs_install(dir) {
         step::run(
             &format!("npm ci ({})", dir.display()),
@@ -18,11 +20,16 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
                 .args(["ci", "--no-audit", "--no-fund"]),
         )?;
     }
+    let wasm = dist_component(dir)?;
+    let installed = dir.join("node_modules/.package-lock.json");
+    if fresh::is_up_to_date(&wasm, &[dir, wit, &installed]) {
+        eprintln!("==> {} is up to date", wasm.display());
+        return Ok(wasm);
+    }
     step::run(
         &format!("npm run build ({})", dir.display()),
         Command::new("npm").current_dir(dir).args(["run", "build"]),
     )?;
-    let wasm = dist_component(dir)?;
     if !wasm.exists() {
         bail!("npm run build succeeded but {} is missing", wasm.display());
     }

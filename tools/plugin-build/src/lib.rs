@@ -9,6 +9,7 @@
 //! Go needs only the stock toolchain; its components are finished by
 //! `d-back-componentize-go`.
 
+mod fresh;
 mod go;
 mod javascript;
 mod python;
@@ -73,12 +74,14 @@ impl Builder {
         rust::build(workspace, package, &self.target.join("plugin-build"))
     }
 
-    /// Builds the JavaScript plugin in `dir` (`npm ci`, `npm run build`).
+    /// Builds the JavaScript plugin in `dir` (`npm ci`, `npm run build`),
+    /// unless its component is newer than its sources and the WIT.
     pub fn javascript(&self, dir: &Path) -> anyhow::Result<PathBuf> {
-        javascript::build(dir)
+        javascript::build(dir, &self.wit())
     }
 
-    /// Builds the Python plugin in `dir` with componentize-py.
+    /// Builds the Python plugin in `dir` with componentize-py, unless its
+    /// component is newer than its sources and the WIT.
     pub fn python(&self, dir: &Path) -> anyhow::Result<PathBuf> {
         python::build(dir, &self.wit())
     }

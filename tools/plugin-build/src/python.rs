@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::{dist_component, step};
+use crate::{dist_component, fresh, step};
 
 /// Copy of the requirements a virtualenv was last filled from.
 const INSTALLED: &str = ".venv/requirements.installed";
@@ -36,6 +36,10 @@ pub fn build(dir: &Path, wit: &Path) -> anyhow::Result<PathBuf> {
         fs::write(dir.join(INSTALLED), &requirements)?;
     }
     let wasm = dist_component(dir)?;
+    if fresh::is_up_to_date(&wasm, &[dir, wit, &dir.join(INSTALLED)]) {
+        eprintln!("==> {} is up to date", wasm.display());
+        return Ok(wasm);
+    }
     step::run(
         &format!("componentize-py ({})", dir.display()),
         Command::new(venv.join("bin/componentize-py"))
