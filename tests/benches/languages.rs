@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use d_back::runtime::{ConfigValue, PluginRuntime, PluginSource, PluginSpec};
 use d_back_plugin_build::Language;
 use d_back_tests::plugins;
+use d_back_tests::timing::Summary;
 
 const SNOWFLAKE: &str = "500000000000000001";
 const CALLS: usize = 2_000;
@@ -41,8 +42,7 @@ struct Row {
     first_load: Duration,
     cached_load: Duration,
     first_call: Duration,
-    median: Duration,
-    p99: Duration,
+    calls: Summary,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,15 +80,13 @@ fn main() -> anyhow::Result<()> {
                 samples.push(started.elapsed());
                 assert_eq!(users.len(), 50);
             }
-            samples.sort_unstable();
             rows.push(Row {
                 language,
                 size,
                 first_load,
                 cached_load,
                 first_call,
-                median: samples[CALLS / 2],
-                p99: samples[CALLS * 99 / 100],
+                calls: Summary::of(&mut samples),
             });
         }
         anyhow::Ok(rows)
@@ -108,7 +106,7 @@ fn main() -> anyhow::Result<()> {
         "p99",
         "vs Rust"
     );
-    let baseline = rows[0].median.as_secs_f64();
+    let baseline = rows[0].calls.median.as_secs_f64();
     for row in &rows {
         println!(
             "  {:<7} {:>12} {:>9.1} ms {:>9.1} ms {:>7.0}x {:>8.2} ms {:>8.1} µs {:>8.1} µs {:>8.1}x",
@@ -118,9 +116,9 @@ fn main() -> anyhow::Result<()> {
             ms(row.cached_load),
             row.first_load.as_secs_f64() / row.cached_load.as_secs_f64(),
             ms(row.first_call),
-            row.median.as_secs_f64() * 1e6,
-            row.p99.as_secs_f64() * 1e6,
-            row.median.as_secs_f64() / baseline,
+            row.calls.median.as_secs_f64() * 1e6,
+            row.calls.p99.as_secs_f64() * 1e6,
+            row.calls.median.as_secs_f64() / baseline,
         );
     }
     Ok(())

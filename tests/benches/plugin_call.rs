@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use d_back::runtime::{PluginRuntime, PluginSpec};
+use d_back_tests::timing::Summary;
 
 const DWORLD: &str = "232769614004748288";
 const CALLS: usize = 20_000;
@@ -35,8 +36,11 @@ fn main() -> anyhow::Result<()> {
             fresh_samples.push(start.elapsed());
             assert_eq!(users.len(), 4);
         }
-        let (median, p99) = summary(&mut samples);
-        let (fresh_median, fresh_p99) = summary(&mut fresh_samples);
+        let Summary { median, p99 } = Summary::of(&mut samples);
+        let Summary {
+            median: fresh_median,
+            p99: fresh_p99,
+        } = Summary::of(&mut fresh_samples);
         println!("plugin_call get-user-data (mock, D-World, 4 users)");
         println!(
             "  reused instance:   median {:>8.1} µs   p99 {:>8.1} µs   ({CALLS} calls)",
@@ -54,13 +58,6 @@ fn main() -> anyhow::Result<()> {
         );
         Ok(())
     })
-}
-
-fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort_unstable();
-    let median = samples[samples.len() / 2];
-    let p99 = samples[samples.len() * 99 / 100];
-    (median, p99)
 }
 
 fn micros(duration: Duration) -> f64 {

@@ -9,6 +9,7 @@ pub mod http;
 pub mod logs;
 pub mod plugins;
 pub mod server;
+pub mod timing;
 
 pub use client::Client;
 pub use http::{HttpReply, http};
