@@ -59,33 +59,20 @@ pub fn hello_example() -> PathBuf {
     })
 }
 
-/// The starter for plugin authors in `language` (`examples/*`), built the
-/// way its README says.
+/// The starter for plugin authors in `language` (`examples/<language>-plugin`,
+/// or the README's Rust example), built the way its README says.
 pub fn example(language: Language) -> PathBuf {
-    static BUILT: [OnceLock<PathBuf>; 3] = [const { OnceLock::new() }; 3];
-    let examples = root().join("examples");
+    static BUILT: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
     match language {
-        Language::JavaScript => once(&BUILT[0], "examples/js-plugin", |b| {
-            b.javascript(&examples.join("js-plugin"))
-        }),
-        Language::Python => once(&BUILT[1], "examples/python-plugin", |b| {
-            b.python(&examples.join("python-plugin"))
-        }),
-        Language::Go => once(&BUILT[2], "examples/go-plugin", |b| {
-            b.go(&examples.join("go-plugin"))
-        }),
         Language::Rust => hello_example(),
+        other => in_folder(&BUILT, other, &format!("examples/{}-plugin", other.name())),
     }
 }
 
 /// The config provider written in `language` (`plugins/config-*`).
 pub fn config_provider(language: Language) -> PathBuf {
     static BUILT: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
-    let index = Language::ALL
-        .iter()
-        .position(|l| *l == language)
-        .expect("every language is in ALL");
-    once(&BUILT[index], language.name(), |b| {
+    once(&BUILT[language as usize], language.name(), |b| {
         b.config_provider(language)
     })
 }
@@ -93,18 +80,21 @@ pub fn config_provider(language: Language) -> PathBuf {
 /// The failing fixture written in `language` (`tests/plugins/hostile-*`):
 /// one server, and callbacks that fail the language's own way.
 pub fn hostile_in(language: Language) -> PathBuf {
-    static BUILT: [OnceLock<PathBuf>; 3] = [const { OnceLock::new() }; 3];
-    let fixtures = root().join("tests/plugins");
+    static BUILT: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
     match language {
-        Language::JavaScript => once(&BUILT[0], "hostile-js", |b| {
-            b.javascript(&fixtures.join("hostile-js"))
-        }),
-        Language::Python => once(&BUILT[1], "hostile-python", |b| {
-            b.python(&fixtures.join("hostile-python"))
-        }),
-        Language::Go => once(&BUILT[2], "hostile-go", |b| {
-            b.go(&fixtures.join("hostile-go"))
-        }),
         Language::Rust => hostile(),
+        other => in_folder(
+            &BUILT,
+            other,
+            &format!("tests/plugins/hostile-{}", other.name()),
+        ),
     }
+}
+
+/// The plugin in the repository's folder `dir`, written in `language`
+/// (not Rust), built once into the cell `built` holds for that language.
+fn in_folder(built: &'static [OnceLock<PathBuf>; 4], language: Language, dir: &str) -> PathBuf {
+    once(&built[language as usize], dir, |b| {
+        b.in_folder(language, &root().join(dir))
+    })
 }

@@ -91,15 +91,28 @@ impl Builder {
         go::build(dir, &self.wit())
     }
 
+    /// Builds the plugin in the folder `dir` with the tools of `language`,
+    /// into `dir/dist/<folder>.wasm`. A Rust plugin is named by its
+    /// workspace and package instead: use [`Builder::rust`].
+    pub fn in_folder(&self, language: Language, dir: &Path) -> anyhow::Result<PathBuf> {
+        match language {
+            Language::Rust => anyhow::bail!(
+                "{} is a Rust plugin: build it by workspace and package",
+                dir.display()
+            ),
+            Language::JavaScript => self.javascript(dir),
+            Language::Python => self.python(dir),
+            Language::Go => self.go(dir),
+        }
+    }
+
     /// One of the config providers in `plugins/`, which implement the same
     /// behaviour in every language.
     pub fn config_provider(&self, language: Language) -> anyhow::Result<PathBuf> {
         let plugins = self.root.join("plugins");
         match language {
             Language::Rust => self.rust(&plugins, "d-back-config"),
-            Language::JavaScript => self.javascript(&plugins.join("config-js")),
-            Language::Python => self.python(&plugins.join("config-python")),
-            Language::Go => self.go(&plugins.join("config-go")),
+            other => self.in_folder(other, &plugins.join(format!("config-{}", other.name()))),
         }
     }
 }
