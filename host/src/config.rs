@@ -124,10 +124,20 @@ impl Settings {
             }
             let key = |name: &str| format!("plugin.{name}");
             if let Some(v) = plugin.max_concurrent_calls {
-                spec.max_concurrent_calls = positive(&key("max_concurrent_calls"), v)?;
+                spec.lanes.join.concurrent = positive(&key("max_concurrent_calls"), v)?;
             }
             if let Some(v) = plugin.max_queued_calls {
-                spec.max_queued_calls = v;
+                spec.lanes.join.queued = v;
+            }
+            if let Some(v) = plugin.static_concurrent_calls {
+                spec.lanes.static_requests.concurrent =
+                    positive(&key("static_concurrent_calls"), v)?;
+            }
+            if let Some(v) = plugin.static_queued_calls {
+                spec.lanes.static_requests.queued = v;
+            }
+            if let Some(v) = plugin.log_bytes_per_second {
+                spec.log_bytes_per_second = positive(&key("log_bytes_per_second"), v)?;
             }
             let caps = &mut spec.output;
             for (name, value, target) in [
@@ -279,6 +289,8 @@ struct FileClients {
     outgoing_queue: Option<usize>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
+    max_http_connections: Option<usize>,
+    max_http_connections_per_ip: Option<usize>,
     handshake_timeout_ms: Option<u64>,
     max_header_bytes: Option<usize>,
     ping_interval_ms: Option<u64>,
@@ -305,6 +317,13 @@ impl FileClients {
         }
         if let Some(v) = self.max_connections_per_ip {
             limits.max_connections_per_ip = positive("clients.max_connections_per_ip", v)?;
+        }
+        if let Some(v) = self.max_http_connections {
+            limits.max_http_connections = positive("clients.max_http_connections", v)?;
+        }
+        if let Some(v) = self.max_http_connections_per_ip {
+            limits.max_http_connections_per_ip =
+                positive("clients.max_http_connections_per_ip", v)?;
         }
         if let Some(v) = self.handshake_timeout_ms {
             limits.handshake_timeout = ms(positive("clients.handshake_timeout_ms", v)?);
@@ -364,6 +383,9 @@ struct FilePlugin {
     idle_instances: Option<usize>,
     max_concurrent_calls: Option<usize>,
     max_queued_calls: Option<usize>,
+    static_concurrent_calls: Option<usize>,
+    static_queued_calls: Option<usize>,
+    log_bytes_per_second: Option<u32>,
     max_servers: Option<usize>,
     max_users: Option<usize>,
     max_events: Option<usize>,

@@ -29,6 +29,8 @@ pub struct Shared {
     pub static_root: StaticRoot,
     /// Open WebSocket connections, capped in all and per IP.
     pub connections: ConnectionLimiter,
+    /// TCP connections in their plain-HTTP phase, capped in all and per IP.
+    pub http_connections: ConnectionLimiter,
     /// Failed logins per IP.
     pub auth_throttle: AuthThrottle,
 }
@@ -90,6 +92,10 @@ impl Server {
         let clients = &settings.clients;
         let connections =
             ConnectionLimiter::new(clients.max_connections, clients.max_connections_per_ip);
+        let http_connections = ConnectionLimiter::new(
+            clients.max_http_connections,
+            clients.max_http_connections_per_ip,
+        );
         let auth_throttle = AuthThrottle::new(clients.auth);
         Ok(Self {
             listener,
@@ -100,6 +106,7 @@ impl Server {
                 broadcaster,
                 static_root,
                 connections,
+                http_connections,
                 auth_throttle,
             }),
         })
@@ -145,13 +152,26 @@ impl Server {
             };
             match accepted {
                 Ok((stream, peer)) => {
+                    let slot = match self.shared.http_connections.acquire(peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(refusal) => {
+                            // Closed unanswered: an answer would cost more
+                            // than the flood it refuses.
+                            tracing::debug!(%peer, %refusal, "HTTP connection refused");
+                            drop(stream);
+                            continue;
+                        }
+                    };
                     let cx = http::Context {
                         shared: Arc::clone(&self.shared),
                         shutdown: shutdown.clone(),
                         tasks: tasks.clone(),
                         peer,
                     };
-                    tasks.spawn(serve_tcp(stream, cx));
+                    tasks.spawn(async move {
+                        serve_tcp(stream, cx).await;
+                        drop(slot);
+                    });
                 }
                 Err(error) => {
                     // Usually out of file descriptors: back off instead of spinning.

@@ -1,9 +1,11 @@
 //! The real `d-back` binary in a child process, for benchmarks that measure
-//! the server alone. `D_BACK_BIN` names it (`cargo xtask bench` sets it);
-//! the default is `target/release/d-back`.
+//! the server alone and for tests that measure its memory and its log.
+//! `D_BACK_BIN` names it (`cargo xtask bench` and `cargo xtask test` set
+//! it); the default is `target/release/d-back` for benchmarks and
+//! `target/debug/d-back` for tests.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,38 +16,75 @@ pub struct ChildServer {
     child: Child,
     addr: SocketAddr,
     config: PathBuf,
+    /// Where its log goes, when kept.
+    log: Option<PathBuf>,
 }
 
 impl ChildServer {
-    /// Starts the binary on a free loopback port with `config` (TOML) as
-    /// its config file.
+    /// Starts the release binary on a free loopback port with `config`
+    /// (TOML) as its config file, logging warnings to stderr.
     pub fn start(config: &str) -> anyhow::Result<Self> {
-        let binary = std::env::var_os("D_BACK_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/d-back")
-            });
-        anyhow::ensure!(
-            binary.exists(),
-            "{} does not exist; run `cargo xtask bench`",
-            binary.display()
-        );
+        let binary = binary_or("release")?;
+        Self::launch(&binary, config, "warn", false)
+    }
+
+    /// Starts the binary the tests use (the debug build unless `D_BACK_BIN`
+    /// says otherwise) with `config`, its log at `rust_log` kept in a file.
+    pub fn start_logged(config: &str, rust_log: &str) -> anyhow::Result<Self> {
+        let binary = binary_or("debug")?;
+        Self::launch(&binary, config, rust_log, true)
+    }
+
+    fn launch(binary: &Path, config: &str, rust_log: &str, keep_log: bool) -> anyhow::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let path =
-            std::env::temp_dir().join(format!("d-back-child-{}-{port}.toml", std::process::id()));
+        let stem = std::env::temp_dir().join(format!("d-back-child-{}-{port}", std::process::id()));
+        let path = stem.with_extension("toml");
         std::fs::write(&path, config)?;
-        let child = Command::new(&binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .arg("--config")
             .arg(&path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?;
+            .env("RUST_LOG", rust_log)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null());
+        let log = if keep_log {
+            let log = stem.with_extension("log");
+            let file = std::fs::File::create(&log)?;
+            command.stdout(file.try_clone()?).stderr(file);
+            Some(log)
+        } else {
+            None
+        };
+        let child = command.spawn()?;
         Ok(Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             config: path,
+            log,
         })
+    }
+
+    /// Everything the server has logged so far (empty when not kept).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Bytes logged so far.
+    pub fn log_bytes(&self) -> u64 {
+        self.log
+            .as_ref()
+            .and_then(|path| std::fs::metadata(path).ok())
+            .map_or(0, |meta| meta.len())
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn pid(&self) -> u32 {
@@ -75,7 +114,29 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
     }
+}
+
+/// `D_BACK_BIN`, or the host binary of `profile` in the target directory.
+fn binary_or(profile: &str) -> anyhow::Result<PathBuf> {
+    let binary = std::env::var_os("D_BACK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+                .join(profile)
+                .join("d-back")
+        });
+    anyhow::ensure!(
+        binary.exists(),
+        "{} does not exist; run `cargo xtask test` (or `cargo xtask bench`), which builds it",
+        binary.display()
+    );
+    Ok(binary)
 }
 
 /// Resident memory of process `pid`, in KiB.

@@ -1,11 +1,11 @@
 //! A real WebSocket client.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -29,6 +29,19 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
             .await
             .expect("WebSocket handshake");
+        Self { ws }
+    }
+
+    /// Connects from the loopback address `from` (127.0.0.0/8 is all
+    /// local), so tests can act as many client addresses.
+    pub async fn connect_from(addr: SocketAddr, from: IpAddr) -> Self {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(from, 0)).expect("bind source");
+        let stream = socket.connect(addr).await.expect("TCP connect");
+        let (ws, _) =
+            tokio_tungstenite::client_async(format!("ws://{addr}/"), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("WebSocket handshake");
         Self { ws }
     }
 

@@ -249,8 +249,8 @@ async fn a_failing_plugin_is_paused_and_recovers_by_itself() {
 async fn a_flood_of_slow_calls_queues_then_overflows_to_the_fallback() {
     let mut settings = hostile("h-flood", &[("target", "get-user-data"), ("mode", "sleep")]);
     settings.plugin.limits.deadline = Duration::from_millis(1500);
-    settings.plugin.max_concurrent_calls = 2;
-    settings.plugin.max_queued_calls = 2;
+    settings.plugin.lanes.join.concurrent = 2;
+    settings.plugin.lanes.join.queued = 2;
     settings.plugin.breaker.failures = 100;
     let server = TestServer::start(settings).await;
     let answers = join_all((0..8).map(|_| async {

@@ -191,9 +191,23 @@ fn test() -> Result<()> {
             "warnings",
         ]),
     )?;
+    // Tests that measure the server's memory and log run the real binary.
+    step(
+        "build d-back (debug, for the tests that run it)",
+        cargo().args([
+            "build",
+            "--locked",
+            "--package",
+            "d-back",
+            "--bin",
+            "d-back",
+        ]),
+    )?;
     step(
         "cargo test",
-        cargo().args(["test", "--locked", "--workspace"]),
+        cargo()
+            .args(["test", "--locked", "--workspace"])
+            .env("D_BACK_BIN", target_dir().join("debug/d-back")),
     )
 }
 

@@ -24,6 +24,11 @@ pub struct ClientLimits {
     pub max_connections: usize,
     /// WebSocket connections open at once from one IP address.
     pub max_connections_per_ip: usize,
+    /// TCP connections still speaking plain HTTP (before any upgrade), in
+    /// all; past it a new one is closed at once.
+    pub max_http_connections: usize,
+    /// ... and from one IP address.
+    pub max_http_connections_per_ip: usize,
     /// Time a TCP connection gets to send its complete request head.
     pub handshake_timeout: Duration,
     /// Largest HTTP request head (request line and headers).
@@ -51,6 +56,11 @@ impl Default for ClientLimits {
             outgoing_queue: 256,
             max_connections: 10_000,
             max_connections_per_ip: 64,
+            // Browsers open a handful of HTTP connections each; a WebSocket
+            // holds one only during its handshake. Generous enough for many
+            // browsers behind one address, small next to file limits.
+            max_http_connections: 4096,
+            max_http_connections_per_ip: 256,
             handshake_timeout: Duration::from_secs(5),
             max_header_bytes: 16 * 1024,
             ping_interval: Duration::from_secs(30),

@@ -24,11 +24,18 @@ impl TokenBucket {
 
     /// Takes one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
+        self.try_take_many(1, now)
+    }
+
+    /// Takes `amount` tokens if there are that many; an amount above the
+    /// burst is taken from a full bucket.
+    pub fn try_take_many(&mut self, amount: u32, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate_per_second).min(self.capacity);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let amount = f64::from(amount).min(self.capacity);
+        if self.tokens >= amount {
+            self.tokens -= amount;
             true
         } else {
             false

@@ -1,9 +1,14 @@
-//! A circuit breaker per plugin: after a run of failures the host stops
-//! calling the plugin for a while (serving fallbacks), doubling the pause
-//! each time a trial call fails again, until one succeeds.
+//! A circuit breaker per callback of a plugin: after a run of failures the
+//! host stops making that call for a while (serving fallbacks), doubling the
+//! pause each time a trial call fails again, until one succeeds. One breaker
+//! per callback, so a failing `static-request` or `on-timer` never pauses
+//! the calls a join needs. Only failures count (traps, limits, deadlines,
+//! errors); a refusal, such as `false` for a token, is an answer.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::callback::Callback;
 
 /// When to open and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,20 @@ struct State {
     /// Times opened since the last success.
     trips: u32,
     open_until: Option<Instant>,
+}
+
+/// One breaker per callback.
+#[derive(Debug)]
+pub struct Breakers([Breaker; Callback::ALL.len()]);
+
+impl Breakers {
+    pub fn new(config: BreakerConfig) -> Self {
+        Self(std::array::from_fn(|_| Breaker::new(config)))
+    }
+
+    pub fn of(&self, callback: Callback) -> &Breaker {
+        &self.0[callback.index()]
+    }
 }
 
 #[derive(Debug)]
@@ -131,5 +150,17 @@ mod tests {
         );
         assert_eq!(breaker.record_success(), Transition::Recovered);
         assert_eq!(breaker.record_failure(t2), Transition::None);
+    }
+
+    #[test]
+    fn each_callback_has_its_own_breaker() {
+        let breakers = Breakers::new(BreakerConfig {
+            failures: 1,
+            ..BreakerConfig::default()
+        });
+        let now = Instant::now();
+        breakers.of(Callback::StaticRequest).record_failure(now);
+        assert!(breakers.of(Callback::StaticRequest).open_for(now).is_some());
+        assert!(breakers.of(Callback::GetUserData).open_for(now).is_none());
     }
 }

@@ -13,6 +13,10 @@ use crate::model::{
 /// Shortest timer interval a plugin may ask for.
 pub const MIN_TIMER_INTERVAL_MS: u32 = 100;
 
+/// Most timers a plugin may ask for: a provider needs one or two; each is
+/// a task and a stream of calls.
+pub const MAX_TIMERS: usize = 16;
+
 /// How much a plugin may return from one call. Past a cap the answer is
 /// invalid, handled like a trap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,10 +138,12 @@ pub fn static_reply(
 ) -> Result<StaticReply, InvalidValue> {
     caps.text("content type", &reply.content_type)?;
     caps.count("body bytes", reply.body.len(), caps.max_body_bytes)?;
+    // 1xx statuses announce more to come (101 would claim a protocol
+    // switch) and have no body: a plugin's answer is final.
     let status = reply.status.unwrap_or(200);
-    if !(100..=599).contains(&status) {
+    if !(200..=599).contains(&status) {
         return Err(InvalidValue(format!(
-            "HTTP status {status} is not in 100..=599"
+            "HTTP status {status} is not in 200..=599"
         )));
     }
     if hyper::header::HeaderValue::from_str(&reply.content_type).is_err() {
@@ -215,6 +221,12 @@ fn event(event: wit::Event, caps: &OutputCaps) -> Result<Event, InvalidValue> {
 }
 
 pub fn timers(list: Vec<Timer>) -> Result<Vec<Timer>, InvalidValue> {
+    if list.len() > MAX_TIMERS {
+        return Err(InvalidValue(format!(
+            "{} timers, more than the cap of {MAX_TIMERS}",
+            list.len()
+        )));
+    }
     let mut seen = HashSet::new();
     for timer in &list {
         require_non_empty("timer name", &timer.name)?;
@@ -305,6 +317,8 @@ mod tests {
             200
         );
         assert!(static_reply(reply(Some(99), "text/plain"), &caps).is_err());
+        assert!(static_reply(reply(Some(101), "text/plain"), &caps).is_err());
+        assert!(static_reply(reply(Some(199), "text/plain"), &caps).is_err());
         assert!(static_reply(reply(Some(600), "text/plain"), &caps).is_err());
         assert!(static_reply(reply(Some(404), "bad\nvalue"), &caps).is_err());
     }

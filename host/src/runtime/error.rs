@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::callback::Lane;
+
 /// A plugin call that failed. Never shown to browsers: the host logs it and
 /// answers with the callback's safe default.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,8 +22,8 @@ pub enum PluginError {
     Returned(String),
     #[error("returned an invalid value: {0}")]
     InvalidOutput(String),
-    #[error("is overloaded: {0}")]
-    Overloaded(&'static str),
+    #[error("is overloaded: {reason} ({lane} lane)", lane = .0.as_str(), reason = .1)]
+    Overloaded(Lane, &'static str),
     #[error("is paused after repeated failures ({0:?} left)")]
     CircuitOpen(Duration),
 }
@@ -30,6 +32,6 @@ impl PluginError {
     /// True for failures of the plugin itself, which count towards its
     /// circuit breaker; a full queue or an open breaker do not.
     pub fn counts_against_plugin(&self) -> bool {
-        !matches!(self, Self::Overloaded(_) | Self::CircuitOpen(_))
+        !matches!(self, Self::Overloaded(..) | Self::CircuitOpen(_))
     }
 }

@@ -1,4 +1,6 @@
-//! A plugin's stdout and stderr, written line by line to the host's log.
+//! A plugin's stdout and stderr, written line by line to the host's log:
+//! stdout at INFO, stderr at WARN (where panics and uncaught exceptions
+//! land), within the plugin's log budget.
 
 use std::io;
 use std::pin::Pin;
@@ -8,7 +10,8 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-use super::state::clip_line;
+use super::bindings::Level;
+use super::state::PluginIdentity;
 
 /// Bytes kept while waiting for the end of a line; past this a partial line
 /// is logged as it is.
@@ -17,15 +20,17 @@ const MAX_PENDING: usize = 8192;
 /// Hands each plugin stream a writer that logs whole lines.
 #[derive(Clone)]
 pub struct LogStream {
-    plugin: Arc<str>,
+    plugin: Arc<PluginIdentity>,
     stream: &'static str,
+    level: Level,
 }
 
 impl LogStream {
-    pub fn new(plugin: &str, stream: &'static str) -> Self {
+    pub fn new(plugin: Arc<PluginIdentity>, stream: &'static str, level: Level) -> Self {
         Self {
-            plugin: plugin.into(),
+            plugin,
             stream,
+            level,
         }
     }
 }
@@ -53,9 +58,10 @@ struct LineWriter {
 impl LineWriter {
     fn emit(&self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        let line = clip_line(text.trim_end_matches(['\r', '\n']));
+        let line = text.trim_end_matches(['\r', '\n']);
         if !line.is_empty() {
-            tracing::info!(plugin = %self.target.plugin, stream = self.target.stream, "{line}");
+            let target = &self.target;
+            target.plugin.log_line(target.level, target.stream, line);
         }
     }
 

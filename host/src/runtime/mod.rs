@@ -7,8 +7,11 @@
 //! - [`egress`]: outgoing HTTP, only to allow-listed hosts.
 //! - [`plugin`]: typed, sandboxed calls with an instance pool.
 //! - [`convert`]: plugin values checked into host values.
-//! - [`admission`]: a cap on concurrent calls, with a bounded queue.
-//! - [`breaker`]: a plugin that keeps failing is paused.
+//! - [`callback`]: the exports the host calls, and the lane of each.
+//! - [`admission`]: a cap on concurrent calls per lane, with a bounded queue.
+//! - [`low_priority`]: the thread timer and `static-request` calls run on.
+//! - [`breaker`]: a callback that keeps failing is paused.
+//! - [`log_budget`]: how much a plugin may log, on one line each.
 //! - [`last_good`]: the last good answers, served when a call fails.
 //! - [`cache`]: server and member lists kept for a time-to-live.
 //! - [`compiled_cache`]: compiled components kept on disk between starts.
@@ -18,6 +21,7 @@ mod admission;
 mod bindings;
 mod breaker;
 mod cache;
+mod callback;
 mod compiled_cache;
 mod config_value;
 mod convert;
@@ -25,7 +29,9 @@ mod egress;
 mod error;
 mod last_good;
 mod limits;
+mod log_budget;
 mod log_stream;
+mod low_priority;
 mod plugin;
 mod safe;
 mod state;
@@ -38,18 +44,22 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
+pub use admission::{LaneLimit, LaneLimits};
 pub use bindings::exports::d_back::plugin::activity::Timer;
 pub use breaker::BreakerConfig;
+pub use callback::{Callback, Lane};
 pub use config_value::ConfigValue;
 pub use convert::OutputCaps;
 pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
 pub use limits::Limits;
-pub use plugin::{Callback, Plugin};
+pub use log_budget::one_line;
+pub use plugin::Plugin;
 
 use bindings::{Provider, ProviderPre};
 use compiled_cache::CompiledCache;
 use limits::EpochTicker;
+use low_priority::LowPriority;
 use state::PluginState;
 
 /// The mock provider, built from `plugins/mock` with the host.
@@ -76,10 +86,10 @@ pub struct PluginSpec {
     pub config: BTreeMap<String, ConfigValue>,
     /// Live instances kept between calls.
     pub idle_instances: usize,
-    /// Calls running at once.
-    pub max_concurrent_calls: usize,
-    /// Calls waiting for a slot; past this a call fails at once.
-    pub max_queued_calls: usize,
+    /// Calls running at once and waiting, per lane.
+    pub lanes: LaneLimits,
+    /// Log bytes per second the plugin may write, all outputs together.
+    pub log_bytes_per_second: u32,
     /// How much one call may return.
     pub output: OutputCaps,
     /// When a failing plugin is paused.
@@ -92,8 +102,9 @@ pub struct PluginSpec {
 
 impl PluginSpec {
     pub const DEFAULT_IDLE_INSTANCES: usize = 8;
-    pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 16;
-    pub const DEFAULT_MAX_QUEUED_CALLS: usize = 256;
+    /// 32 KiB/s is hundreds of useful lines a second; a plugin writing more
+    /// is looping, and the host's log stays readable.
+    pub const DEFAULT_LOG_BYTES_PER_SECOND: u32 = 32 * 1024;
 
     /// The embedded mock provider with default limits.
     pub fn mock() -> Self {
@@ -107,8 +118,8 @@ impl PluginSpec {
             limits: Limits::default(),
             config: BTreeMap::new(),
             idle_instances: Self::DEFAULT_IDLE_INSTANCES,
-            max_concurrent_calls: Self::DEFAULT_MAX_CONCURRENT_CALLS,
-            max_queued_calls: Self::DEFAULT_MAX_QUEUED_CALLS,
+            lanes: LaneLimits::default(),
+            log_bytes_per_second: Self::DEFAULT_LOG_BYTES_PER_SECOND,
             output: OutputCaps::default(),
             breaker: BreakerConfig::default(),
             cache_ttl: Duration::ZERO,
@@ -141,8 +152,15 @@ pub enum LoadError {
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<PluginState>,
-    ticker: Arc<EpochTicker>,
+    parts: RuntimeParts,
     compiled: Option<CompiledCache>,
+}
+
+/// What every plugin of a runtime shares, kept alive by each of them.
+#[derive(Clone)]
+struct RuntimeParts {
+    ticker: Arc<EpochTicker>,
+    background: Arc<LowPriority>,
 }
 
 impl PluginRuntime {
@@ -168,10 +186,14 @@ impl PluginRuntime {
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         let ticker =
             EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let background = LowPriority::start().map_err(|e| LoadError::Engine(e.to_string()))?;
         Ok(Self {
             engine,
             linker,
-            ticker: Arc::new(ticker),
+            parts: RuntimeParts {
+                ticker: Arc::new(ticker),
+                background: Arc::new(background),
+            },
             compiled: dir.map(CompiledCache::new),
         })
     }
@@ -210,7 +232,7 @@ impl PluginRuntime {
             spec,
             self.engine.clone(),
             pre,
-            Arc::clone(&self.ticker) as Arc<dyn Send + Sync>,
+            self.parts.clone(),
         ))
     }
 }

@@ -16,49 +16,29 @@ use std::time::{Duration, Instant};
 use tokio::time::error::Elapsed;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::PluginSpec;
-use super::admission::Admission;
+use super::admission::Lanes;
 use super::bindings::exports::d_back::plugin::activity::Timer;
 use super::bindings::{Provider, ProviderPre};
-use super::breaker::Breaker;
+use super::breaker::Breakers;
 use super::cache::CallCache;
+use super::callback::Callback;
 use super::convert;
 use super::convert::OutputCaps;
 use super::error::PluginError;
 use super::last_good::LastGood;
-use super::limits::{Limits, MemoryCap};
+use super::limits::{EpochTicker, Limits, MemoryCap};
+use super::log_budget::{LogBudget, one_line};
+use super::low_priority::LowPriority;
 use super::state::{PluginIdentity, PluginState};
+use super::{PluginSpec, RuntimeParts};
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 
 /// Slack between the epoch-enforced deadline and the tokio timeout that
 /// backs it up, so the precise path normally wins.
 const DEADLINE_GRACE: Duration = Duration::from_millis(250);
 
-/// The plugin exports the host calls, by their WIT names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Callback {
-    GetServerData,
-    GetUserData,
-    StaticRequest,
-    ValidateDiscordUser,
-    GetClientId,
-    Timers,
-    OnTimer,
-}
-
-impl Callback {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::GetServerData => "get-server-data",
-            Self::GetUserData => "get-user-data",
-            Self::StaticRequest => "static-request",
-            Self::ValidateDiscordUser => "validate-discord-user",
-            Self::GetClientId => "get-client-id",
-            Self::Timers => "timers",
-            Self::OnTimer => "on-timer",
-        }
-    }
-}
+/// Budget of the host's own warnings about one plugin's failed calls.
+const REPORT_BYTES_PER_SECOND: u32 = 8 * 1024;
 
 /// A live instance with its store.
 struct Instance {
@@ -75,20 +55,29 @@ pub struct Plugin {
     caps: OutputCaps,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
-    admission: Admission,
-    pub(super) breaker: Breaker,
+    lanes: Lanes,
+    pub(super) breakers: Breakers,
     pub(super) last_good: LastGood,
     pub(super) cached_servers: CallCache<Vec<ServerEntry>>,
     pub(super) cached_users: CallCache<Vec<Member>>,
+    /// The host's own reports of this plugin's failures, rate-limited like
+    /// the plugin's log so a failing flood cannot flood the log either.
+    pub(super) reports: LogBudget,
+    /// Where timer and `static-request` calls run.
+    pub(super) background: Arc<LowPriority>,
     /// Keeps the epoch ticker running as long as this plugin can be called.
-    _runtime: Arc<dyn Send + Sync>,
+    _ticker: Arc<EpochTicker>,
 }
 
 /// Runs `$body` with `$inst` checked out, under the call's limits, and
 /// settles the outcome (instance back to the pool, or dropped).
 macro_rules! sandboxed {
     ($plugin:ident, $callback:expr, |$inst:ident| $body:expr) => {{
-        let _permit = $plugin.admission.enter($plugin.limits.deadline).await?;
+        let _permit = $plugin
+            .lanes
+            .get($callback.lane())
+            .enter($plugin.limits.deadline)
+            .await?;
         let mut $inst = $plugin.checkout($callback).await?;
         let outcome =
             tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body }).await;
@@ -101,13 +90,14 @@ impl Plugin {
         spec: &PluginSpec,
         engine: Engine,
         pre: ProviderPre<PluginState>,
-        runtime: Arc<dyn Send + Sync>,
+        parts: RuntimeParts,
     ) -> Self {
         Self {
             identity: Arc::new(PluginIdentity {
                 name: spec.name.clone(),
                 config: spec.config.clone(),
                 egress: Arc::new(spec.egress.clone()),
+                log: LogBudget::new(spec.log_bytes_per_second),
             }),
             engine,
             pre,
@@ -115,12 +105,14 @@ impl Plugin {
             caps: spec.output,
             idle: Mutex::new(Vec::new()),
             max_idle: spec.idle_instances,
-            admission: Admission::new(spec.max_concurrent_calls, spec.max_queued_calls),
-            breaker: Breaker::new(spec.breaker),
+            lanes: Lanes::new(&spec.lanes),
+            breakers: Breakers::new(spec.breaker),
             last_good: LastGood::default(),
             cached_servers: CallCache::new(spec.cache_ttl),
             cached_users: CallCache::new(spec.cache_ttl),
-            _runtime: runtime,
+            reports: LogBudget::new(REPORT_BYTES_PER_SECOND),
+            background: parts.background,
+            _ticker: parts.ticker,
         }
     }
 
@@ -130,6 +122,11 @@ impl Plugin {
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Where work for this plugin that nobody waits on runs: timers.
+    pub fn low_priority(&self) -> &tokio::runtime::Handle {
+        self.background.handle()
     }
 
     pub async fn get_server_data(&self) -> Result<Vec<ServerEntry>, PluginError> {
@@ -301,13 +298,15 @@ impl Plugin {
             Some(Trap::OutOfFuel) => PluginError::OutOfFuel(self.limits.fuel),
             Some(Trap::Interrupt) => PluginError::Deadline(self.limits.deadline),
             Some(trap) => PluginError::Trap(trap.to_string()),
-            None => PluginError::Trap(error.to_string()),
+            None => PluginError::Trap(one_line(&format!("{error:#}")).into_owned()),
         }
     }
 }
 
 fn returned<T>(answer: Result<T, String>) -> Result<T, PluginError> {
-    answer.map_err(|reason| PluginError::Returned(super::state::clip_line(&reason).to_string()))
+    answer.map_err(|reason| {
+        PluginError::Returned(one_line(super::state::clip_line(&reason)).into_owned())
+    })
 }
 
 fn invalid(error: crate::model::InvalidValue) -> PluginError {

@@ -1,21 +1,25 @@
 //! The answers the rest of the host uses. Server and member lists come from
-//! the host-side cache when fresh; each call goes through the plugin's
-//! circuit breaker; a failed call is logged once here, naming
-//! plugin, callback and cause, and replaced by the last good answer where
-//! there is one (server and member lists) or else the safe default.
+//! the host-side cache when fresh; each call goes through its callback's
+//! circuit breaker; a failed call is logged once here (within the plugin's
+//! report budget), naming plugin, callback and cause, and replaced by the
+//! last good answer where there is one (server and member lists) or else
+//! the safe default.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::breaker::Transition;
+use super::callback::{Callback, Lane};
 use super::error::PluginError;
-use super::plugin::{Callback, Plugin};
+use super::log_budget::Verdict;
+use super::plugin::Plugin;
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
     pub async fn servers(&self) -> Vec<ServerEntry> {
-        let fetch = || self.guarded(self.get_server_data());
+        let fetch = || self.guarded(Callback::GetServerData, self.get_server_data());
         match self.cached_servers.get_or_fetch("", fetch).await {
             Ok(servers) => {
                 self.last_good.remember_servers(&servers);
@@ -31,7 +35,7 @@ impl Plugin {
 
     /// The members of `server`; the last good list, or none, when the plugin fails.
     pub async fn users(&self, server: &str) -> Vec<Member> {
-        let fetch = || self.guarded(self.get_user_data(server));
+        let fetch = || self.guarded(Callback::GetUserData, self.get_user_data(server));
         match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
                 self.last_good.remember_users(server, &users);
@@ -46,56 +50,76 @@ impl Plugin {
     }
 
     /// The plugin's answer to a plain HTTP request; `None` (serve static
-    /// files) when it has none or fails.
-    pub async fn static_response(&self, path: &str) -> Option<StaticReply> {
-        let outcome = self.guarded(self.static_request(path)).await;
-        self.or_default(Callback::StaticRequest, outcome)
+    /// files) when it has none or fails. Runs on the low-priority thread.
+    pub async fn static_response(self: &Arc<Self>, path: &str) -> Option<StaticReply> {
+        let plugin = Arc::clone(self);
+        let path = path.to_owned();
+        self.background
+            .run(async move {
+                let outcome = plugin
+                    .guarded(Callback::StaticRequest, plugin.static_request(&path))
+                    .await;
+                plugin.or_default(Callback::StaticRequest, outcome)
+            })
+            .await
+            .flatten()
     }
 
     /// Whether the token's holder may join; a failing plugin refuses.
     pub async fn accepts(&self, token: &str, user: &DiscordUserClaim, server: &str) -> bool {
         let verdict = self
-            .guarded(self.validate_discord_user(token, user, server))
+            .guarded(
+                Callback::ValidateDiscordUser,
+                self.validate_discord_user(token, user, server),
+            )
             .await;
         self.or_default(Callback::ValidateDiscordUser, verdict)
     }
 
     /// The OAuth2 client id of `server`, if the plugin knows and answers.
     pub async fn client_id(&self, server: &str) -> Option<String> {
-        let outcome = self.guarded(self.get_client_id(server)).await;
+        let outcome = self
+            .guarded(Callback::GetClientId, self.get_client_id(server))
+            .await;
         self.or_default(Callback::GetClientId, outcome)
     }
 
     /// Events for timer `name`; none when the plugin fails.
     pub async fn events(&self, name: &str, servers: &[String]) -> Vec<Event> {
-        let outcome = self.guarded(self.on_timer(name, servers)).await;
+        let outcome = self
+            .guarded(Callback::OnTimer, self.on_timer(name, servers))
+            .await;
         self.or_default(Callback::OnTimer, outcome)
     }
 
-    /// Runs `call` unless the breaker is open, and tells the breaker how it went.
+    /// Runs `call` unless its callback's breaker is open, and tells the
+    /// breaker how it went. An answer, `false` for a token included, is a
+    /// success; only a failure of the plugin counts against it.
     async fn guarded<T>(
         &self,
+        callback: Callback,
         call: impl Future<Output = Result<T, PluginError>>,
     ) -> Result<T, PluginError> {
-        if let Some(left) = self.breaker.open_for(Instant::now()) {
+        let breaker = self.breakers.of(callback);
+        if let Some(left) = breaker.open_for(Instant::now()) {
             return Err(PluginError::CircuitOpen(left));
         }
         let outcome = call.await;
         let transition = match &outcome {
-            Ok(_) => self.breaker.record_success(),
-            Err(cause) if cause.counts_against_plugin() => {
-                self.breaker.record_failure(Instant::now())
-            }
+            Ok(_) => breaker.record_success(),
+            Err(cause) if cause.counts_against_plugin() => breaker.record_failure(Instant::now()),
             Err(_) => Transition::None,
         };
+        let (plugin, callback) = (self.name(), callback.as_str());
         match transition {
             Transition::Opened(pause) => tracing::warn!(
-                plugin = self.name(),
+                plugin,
+                callback,
                 ?pause,
-                "plugin keeps failing; pausing calls to it"
+                "callback keeps failing; pausing calls to it"
             ),
             Transition::Recovered => {
-                tracing::info!(plugin = self.name(), "plugin recovered; calling it again")
+                tracing::info!(plugin, callback, "callback recovered; calling it again")
             }
             Transition::None => {}
         }
@@ -117,11 +141,29 @@ impl Plugin {
         } else {
             "using the safe default"
         };
-        // While paused every call would log; once per pause is enough.
-        if matches!(cause, PluginError::CircuitOpen(_)) {
+        // While paused every call would log; once per pause is enough. A
+        // timer firing that finds the previous one still running is skipped
+        // by design.
+        if matches!(
+            cause,
+            PluginError::CircuitOpen(_) | PluginError::Overloaded(Lane::Timer, _)
+        ) {
             tracing::debug!(plugin, callback, %cause, fallback, "plugin call skipped");
-        } else {
-            tracing::warn!(plugin, callback, %cause, fallback, "plugin call failed");
+            return;
+        }
+        let cause = cause.to_string();
+        match self.reports.admit(cause.len() + 96, Instant::now()) {
+            Verdict::Drop => {}
+            Verdict::Write { suppressed } => {
+                if suppressed > 0 {
+                    tracing::warn!(
+                        plugin,
+                        suppressed,
+                        "reports of failed plugin calls suppressed (over the report budget)"
+                    );
+                }
+                tracing::warn!(plugin, callback, %cause, fallback, "plugin call failed");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use super::bindings::{Level, d_back};
 use super::config_value::ConfigValue;
 use super::egress::{EgressPolicy, EgressRules};
 use super::limits::MemoryCap;
+use super::log_budget::{LogBudget, Verdict, one_line};
 use super::log_stream::LogStream;
 
 /// Longest log line a plugin may write; the rest is cut so a plugin cannot
@@ -25,6 +26,36 @@ pub struct PluginIdentity {
     pub config: BTreeMap<String, ConfigValue>,
     /// Where the plugin may send HTTP requests.
     pub egress: Arc<EgressRules>,
+    /// What it may still write to the log.
+    pub log: LogBudget,
+}
+
+impl PluginIdentity {
+    /// Writes one line of the plugin's to the host's log, within its budget
+    /// and on one line, tagged with its name.
+    pub fn log_line(&self, level: Level, source: &'static str, message: &str) {
+        let message = clip_line(message);
+        let suppressed = match self.log.admit(message.len(), Instant::now()) {
+            Verdict::Drop => return,
+            Verdict::Write { suppressed } => suppressed,
+        };
+        let plugin = self.name.as_str();
+        if suppressed > 0 {
+            tracing::warn!(
+                plugin,
+                suppressed,
+                "plugin log lines suppressed (over its log budget)"
+            );
+        }
+        let message = one_line(message);
+        match level {
+            Level::Trace => tracing::trace!(plugin, source, "{message}"),
+            Level::Debug => tracing::debug!(plugin, source, "{message}"),
+            Level::Info => tracing::info!(plugin, source, "{message}"),
+            Level::Warn => tracing::warn!(plugin, source, "{message}"),
+            Level::Error => tracing::error!(plugin, source, "{message}"),
+        }
+    }
 }
 
 /// The data of one plugin store.
@@ -45,8 +76,8 @@ impl PluginState {
         // arguments, no socket addresses; stdio goes to the host log. HTTP
         // goes only where the operator's allow-list says (none by default).
         let wasi = WasiCtx::builder()
-            .stdout(LogStream::new(&identity.name, "stdout"))
-            .stderr(LogStream::new(&identity.name, "stderr"))
+            .stdout(LogStream::new(Arc::clone(&identity), "stdout", Level::Info))
+            .stderr(LogStream::new(Arc::clone(&identity), "stderr", Level::Warn))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -87,15 +118,7 @@ impl d_back::plugin::types::Host for PluginState {}
 
 impl d_back::plugin::host::Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
-        let plugin = self.identity.name.as_str();
-        let message = clip_line(&message);
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
+        self.identity.log_line(level, "host.log", &message);
     }
 
     fn config_get(&mut self, key: String) -> Option<String> {

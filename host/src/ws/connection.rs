@@ -102,9 +102,20 @@ pub async fn serve<S>(
 
     let id = session.id;
     drop(session);
-    if tokio::time::timeout(WRITER_DRAIN, writer).await.is_err() {
-        tracing::debug!(conn = id, "writer did not finish in time");
+    let mut writer = writer;
+    if tokio::time::timeout(WRITER_DRAIN, &mut writer)
+        .await
+        .is_err()
+    {
+        // A browser that reads nothing keeps the last send waiting forever:
+        // the writer is stopped and its half of the socket dropped with it.
+        tracing::debug!(conn = id, "writer did not finish in time; aborting it");
+        writer.abort();
+        let _ = writer.await;
     }
+    // Both halves gone closes the socket; only then is the slot free, so
+    // the connection caps count sockets that really exist.
+    drop(stream);
     drop(slot);
     tracing::debug!(conn = id, "connection closed");
 }

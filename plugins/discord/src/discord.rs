@@ -53,14 +53,30 @@ fn get_json<T: DeserializeOwned>(
     authorization: &str,
     max_retry_wait_ms: u64,
 ) -> Result<T, String> {
+    match get_json_unless_refused(base, path, authorization, max_retry_wait_ms)? {
+        Some(value) => Ok(value),
+        None => Err(format!("GET {path}: Discord refused the credentials")),
+    }
+}
+
+/// Like [`get_json`], but `None` when Discord refuses the credentials (401
+/// or 403): for a token a browser sent, that is an answer, not a failure.
+fn get_json_unless_refused<T: DeserializeOwned>(
+    base: &BaseUrl,
+    path: &str,
+    authorization: &str,
+    max_retry_wait_ms: u64,
+) -> Result<Option<T>, String> {
     let mut waited = 0;
     loop {
         let response = http::get(base, path, authorization)?;
         match response.status {
             200..=299 => {
                 return serde_json::from_slice(&response.body)
+                    .map(Some)
                     .map_err(|e| format!("GET {path}: unexpected answer: {e}"));
             }
+            401 | 403 => return Ok(None),
             429 => {
                 let wait = serde_json::from_slice::<RateLimited>(&response.body)
                     .map(|r| (r.retry_after.max(0.0) * 1000.0).ceil() as u64)
@@ -117,22 +133,45 @@ pub fn members(config: &Config, guild: &str) -> Result<Vec<Member>, String> {
     }
 }
 
-/// Who the OAuth2 `token` belongs to, and the guilds they are in.
-pub fn token_owner(config: &Config, token: &str) -> Result<(User, Vec<PartialGuild>), String> {
+/// Who the OAuth2 `token` belongs to, and the guilds they are in; `None`
+/// when it is not a token Discord accepts.
+pub fn token_owner(
+    config: &Config,
+    token: &str,
+) -> Result<Option<(User, Vec<PartialGuild>)>, String> {
+    if !looks_like_a_token(token) {
+        return Ok(None);
+    }
     let authorization = format!("Bearer {token}");
-    let user: User = get_json(
+    let Some(user) = get_json_unless_refused::<User>(
         &config.api,
         "/users/@me",
         &authorization,
         config.max_retry_wait_ms,
-    )?;
-    let guilds = get_json(
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(guilds) = get_json_unless_refused(
         &config.api,
         "/users/@me/guilds",
         &authorization,
         config.max_retry_wait_ms,
-    )?;
-    Ok((user, guilds))
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((user, guilds)))
+}
+
+/// OAuth2 access tokens are short runs of letters, digits and `._-~+/=`;
+/// anything else is refused without asking Discord (and could not be sent
+/// in a header anyway).
+fn looks_like_a_token(token: &str) -> bool {
+    (1..=512).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-~+/=".contains(&b))
 }
 
 /// The color of the member's highest colored role, as `#rrggbb`.

@@ -85,7 +85,11 @@ impl callbacks::Guest for DiscordProvider {
         if config.guild(&server).is_none() || user.id.is_empty() {
             return Ok(false);
         }
-        let (owner, guilds) = discord::token_owner(&config, &token)?;
+        // A token Discord refuses is a "no", not a failure: refusals must
+        // never count against the plugin, or bogus tokens could pause it.
+        let Some((owner, guilds)) = discord::token_owner(&config, &token)? else {
+            return Ok(false);
+        };
         Ok(owner.id == user.id && guilds.iter().any(|guild| guild.id == server))
     }
 
