@@ -154,6 +154,11 @@ impl Settings {
                     plugin.max_body_bytes,
                     &mut caps.max_body_bytes,
                 ),
+                (
+                    "max_answer_bytes",
+                    plugin.max_answer_bytes,
+                    &mut caps.max_answer_bytes,
+                ),
             ] {
                 if let Some(v) = value {
                     *target = positive(&key(name), v)?;
@@ -391,6 +396,7 @@ struct FilePlugin {
     max_events: Option<usize>,
     max_string_bytes: Option<usize>,
     max_body_bytes: Option<usize>,
+    max_answer_bytes: Option<usize>,
     breaker_failures: Option<u32>,
     breaker_pause_ms: Option<u64>,
     cache_ttl_ms: Option<u64>,

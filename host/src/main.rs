@@ -10,9 +10,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .init();
     let cli = Cli::parse();
     let settings = Settings::from_cli(&cli)?;
@@ -23,6 +21,25 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server.run(shutdown).await;
     Ok(())
+}
+
+/// `RUST_LOG` (default `info`), except that the WebSocket and HTTP crates
+/// never log below INFO: at trace they print whole frames and requests,
+/// tokens and passwords among them.
+fn log_filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for quiet in [
+        "tungstenite",
+        "tokio_tungstenite",
+        "hyper",
+        "hyper_util",
+        "h2",
+    ] {
+        if let Ok(directive) = format!("{quiet}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM.

@@ -65,12 +65,15 @@ impl Server {
         let listener = TcpListener::bind(&address)
             .await
             .map_err(|error| StartError::Bind { address, error })?;
-        Self::with_listener(listener, settings)
+        Self::with_listener(listener, settings).await
     }
 
     /// Like [`Server::bind`] on a listener the caller already has (tests use
     /// port 0).
-    pub fn with_listener(listener: TcpListener, settings: Settings) -> Result<Self, StartError> {
+    pub async fn with_listener(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> Result<Self, StartError> {
         let static_root = match &settings.static_dir {
             None => StaticRoot::BuiltIn,
             Some(path) => StaticRoot::dir(path).map_err(|error| StartError::StaticDir {
@@ -78,8 +81,15 @@ impl Server {
                 error,
             })?,
         };
-        let runtime = PluginRuntime::with_compiled_cache(settings.compiled_cache_dir.clone())?;
-        let plugin = Arc::new(runtime.load(&settings.plugin)?);
+        // Compiling, the compiled cache's disk I/O and the trial
+        // instantiation block: they run on a blocking thread.
+        let (cache_dir, spec) = (settings.compiled_cache_dir.clone(), settings.plugin.clone());
+        let plugin = tokio::task::spawn_blocking(move || {
+            let runtime = PluginRuntime::with_compiled_cache(cache_dir)?;
+            runtime.load(&spec).map(Arc::new)
+        })
+        .await
+        .map_err(|e| LoadError::Engine(format!("the loading thread failed: {e}")))??;
         tracing::info!(
             plugin = plugin.name(),
             fuel = settings.plugin.limits.fuel,

@@ -32,6 +32,14 @@ impl Client {
         Self { ws }
     }
 
+    /// Like [`Client::connect`], but the handshake's failure is returned.
+    pub async fn try_connect(
+        addr: SocketAddr,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await?;
+        Ok(Self { ws })
+    }
+
     /// Connects from the loopback address `from` (127.0.0.0/8 is all
     /// local), so tests can act as many client addresses.
     pub async fn connect_from(addr: SocketAddr, from: IpAddr) -> Self {
@@ -70,6 +78,24 @@ impl Client {
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Next::Closed(None),
             }
+        }
+    }
+
+    /// Like [`Client::next`], but `None` when nothing came within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Next> {
+        loop {
+            let message = tokio::time::timeout(wait, self.ws.next()).await.ok()?;
+            return Some(match message {
+                Some(Ok(Message::Text(text))) => {
+                    Next::Json(serde_json::from_str(&text).expect("server sent JSON"))
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    Next::Json(serde_json::from_slice(&bytes).expect("server sent JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => Next::Closed(frame),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Next::Closed(None),
+            });
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod client;
+pub mod crowd;
 pub mod fake_discord;
 pub mod http;
 pub mod logs;

@@ -43,6 +43,15 @@ pub fn hostile() -> PathBuf {
     })
 }
 
+/// A provider built against a WIT with a renamed record field
+/// (`tests/plugins/mismatched`).
+pub fn mismatched() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    once(&BUILT, "tests/plugins/mismatched", |b| {
+        b.rust(&root().join("tests/plugins"), "mismatched")
+    })
+}
+
 /// The Discord provider (`plugins/discord`).
 pub fn discord() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();

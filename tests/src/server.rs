@@ -58,7 +58,9 @@ impl TestServer {
         crate::logs::install();
         settings.compiled_cache_dir = Some(std::env::temp_dir().join("d-back-tests/compiled"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let server = Server::with_listener(listener, settings).expect("server starts");
+        let server = Server::with_listener(listener, settings)
+            .await
+            .expect("server starts");
         let addr = server.local_addr().expect("local address");
         let broadcaster = server.broadcaster();
         let connections = server.connections();

@@ -241,7 +241,7 @@ async fn a_failing_plugin_is_paused_and_recovers_by_itself() {
     let joined = client.join(json!("calm")).await;
     assert_eq!(joined["data"]["users"], calm_join()["data"]["users"]);
     assert!(calls() > before);
-    logs::wait_for(&["plugin=\"h-breaker\"", "plugin recovered"]).await;
+    logs::wait_for(&["plugin=\"h-breaker\"", "callback recovered"]).await;
     server.stop().await;
 }
 

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 async fn start_error(settings: Settings) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    match Server::with_listener(listener, settings) {
+    match Server::with_listener(listener, settings).await {
         Ok(_) => panic!("the server started"),
         Err(error) => error.to_string(),
     }
@@ -49,10 +49,22 @@ async fn a_component_of_another_world_is_refused() {
     std::fs::write(&path, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]).unwrap();
     let error = start_error(with_plugin_file(path.clone())).await;
     assert!(
-        error.contains("does not fit the d-back:plugin provider world"),
+        error.contains("does not fit the d-back:plugin@0.1.0 provider world"),
         "{error}"
     );
     let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_another_wit_is_refused_naming_export_and_field() {
+    let settings = with_plugin_file(d_back_tests::plugins::mismatched());
+    let error = start_error(settings).await;
+    assert!(
+        error.contains("export `d-back:plugin/callbacks@0.1.0#get-user-data`"),
+        "{error}"
+    );
+    assert!(error.contains("role-colo"), "names the field: {error}");
+    assert!(error.contains("wit/world.wit"), "{error}");
 }
 
 #[tokio::test]

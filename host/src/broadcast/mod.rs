@@ -5,7 +5,8 @@
 mod hub;
 mod presence_memory;
 
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 pub use hub::{ConnId, Hub, Outbox};
 pub use presence_memory::PresenceMemory;
@@ -19,6 +20,35 @@ use crate::protocol::ServerFrame;
 pub struct Broadcaster {
     hub: Arc<Hub>,
     presence: Arc<PresenceMemory>,
+    order: Arc<PresenceOrder>,
+}
+
+/// Orders presence broadcasts and joins of the same server: a presence is
+/// remembered and delivered while no join of its server is between taking
+/// its snapshot and binding, so every presence is in a joiner's snapshot or
+/// delivered to it after its join frame. Striped by server, so joins of
+/// different servers do not wait for each other.
+struct PresenceOrder {
+    stripes: [Mutex<()>; 64],
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl PresenceOrder {
+    fn lock(&self, server: &str) -> std::sync::MutexGuard<'_, ()> {
+        let stripe = (self.hasher.hash_one(server) % self.stripes.len() as u64) as usize;
+        self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for PresenceOrder {
+    fn default() -> Self {
+        Self {
+            stripes: std::array::from_fn(|_| Mutex::new(())),
+            hasher: Default::default(),
+        }
+    }
 }
 
 impl Broadcaster {
@@ -26,12 +56,22 @@ impl Broadcaster {
         Self {
             hub,
             presence: Arc::default(),
+            order: Arc::default(),
         }
     }
 
-    /// Lays the latest broadcast presences of `server` over `members`.
-    pub fn overlay_presence(&self, server: &str, members: &mut Vec<Member>) {
+    /// Lays the latest broadcast presences of `server` over `members`, then
+    /// runs `enter` (which sends the join frame and binds the connection)
+    /// before any further presence of `server` is remembered or delivered.
+    pub fn join_room<R>(
+        &self,
+        server: &str,
+        members: &mut Vec<Member>,
+        enter: impl FnOnce(&[Member]) -> R,
+    ) -> R {
+        let _order = self.order.lock(server);
         self.presence.overlay(server, members);
+        enter(members)
     }
 
     /// A member wrote `message` in `channel`. Returns how many connections
@@ -64,6 +104,7 @@ impl Broadcaster {
     ) -> Result<usize, InvalidValue> {
         require_non_empty("server", server)?;
         require_non_empty("uid", &update.uid)?;
+        let _order = self.order.lock(server);
         self.presence.remember(server, update);
         Ok(self.send(server, ServerFrame::Presence { server, update }))
     }
@@ -105,5 +146,58 @@ impl Broadcaster {
         let delivered = self.hub.deliver(server, frame.to_json());
         tracing::debug!(server, delivered, "broadcast");
         delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RoleColor, Status};
+    use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+    use tokio_util::sync::CancellationToken;
+
+    fn presence(uid: &str, status: Status) -> PresenceUpdate {
+        PresenceUpdate {
+            uid: uid.into(),
+            status,
+            username: Some(format!("user {uid}")),
+            role_color: None,
+            delete: false,
+        }
+    }
+
+    /// A presence broadcast between a joiner's snapshot and its bind is
+    /// held until the bind, then delivered after the join frame.
+    #[test]
+    fn a_presence_between_snapshot_and_bind_is_not_lost() {
+        let hub = Arc::new(Hub::new());
+        let broadcaster = Broadcaster::new(Arc::clone(&hub));
+        let (outbox, mut queue) = Outbox::new(16, CancellationToken::new());
+        let mut members = vec![Member {
+            uid: "1".into(),
+            username: "one".into(),
+            status: Status::Offline,
+            role_color: RoleColor::parse("#000000").unwrap(),
+        }];
+        let racer = broadcaster.clone();
+        let mut concurrent = None;
+        broadcaster.join_room("s", &mut members, |snapshot| {
+            assert_eq!(snapshot[0].status, Status::Offline);
+            // The interleaving forced: another thread broadcasts now, after
+            // the snapshot, before the bind.
+            concurrent = Some(std::thread::spawn(move || {
+                racer.broadcast_presence("s", &presence("1", Status::Dnd))
+            }));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            outbox.push(Utf8Bytes::from_static("join frame"));
+            hub.bind(7, None, "s", outbox.clone());
+        });
+        let delivered = concurrent.unwrap().join().unwrap().unwrap();
+        assert_eq!(delivered, 1, "the presence reached the new connection");
+        assert_eq!(queue.try_recv().unwrap(), Message::text("join frame"));
+        let Message::Text(frame) = queue.try_recv().unwrap() else {
+            panic!("a text frame")
+        };
+        assert!(frame.contains("\"dnd\""), "{frame}");
     }
 }

@@ -8,60 +8,90 @@ use std::sync::Mutex;
 
 use crate::model::{Member, PresenceUpdate, RoleColor};
 
-/// Members remembered per server, and servers remembered, at most; past
-/// either, new entries are not remembered (existing ones still update).
+/// The bounds of the memory, and its rule: members per server, servers,
+/// and bytes of ids and names in all. Past any of them a new server or
+/// member is not remembered (known ones still update, and a delete always
+/// frees its entry). 32 MiB holds every member of a few large servers; the
+/// plugin's own answers stay the source of who is a member.
 const MAX_MEMBERS_PER_SERVER: usize = 25_000;
-const MAX_SERVERS: usize = 10_000;
+const MAX_SERVERS: usize = 1_000;
+const MAX_BYTES: usize = 32 << 20;
+
+/// What one entry costs beyond its texts (map slots, the record itself).
+const ENTRY_OVERHEAD: usize = 96;
 
 /// Discord's color for members without a colored role.
 const NEUTRAL_COLOR: &str = "#99aab5";
 
 #[derive(Debug, Default)]
 pub struct PresenceMemory {
-    servers: Mutex<HashMap<String, HashMap<String, PresenceUpdate>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    servers: HashMap<String, HashMap<String, PresenceUpdate>>,
+    /// Bytes held, as [`cost`] counts them.
+    bytes: usize,
+}
+
+fn cost(update: &PresenceUpdate) -> usize {
+    ENTRY_OVERHEAD + update.uid.len() + update.username.as_ref().map_or(0, String::len)
 }
 
 impl PresenceMemory {
     /// Remembers `update`, or forgets the member when it is a `delete`.
     pub fn remember(&self, server: &str, update: &PresenceUpdate) {
-        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State { servers, bytes } = &mut *state;
         if update.delete {
             if let Some(members) = servers.get_mut(server) {
-                members.remove(&update.uid);
+                if let Some(gone) = members.remove(&update.uid) {
+                    *bytes -= cost(&gone);
+                }
                 if members.is_empty() {
                     servers.remove(server);
                 }
             }
             return;
         }
-        if !servers.contains_key(server) && servers.len() >= MAX_SERVERS {
+        let full = *bytes + cost(update) > MAX_BYTES;
+        if !servers.contains_key(server) && (servers.len() >= MAX_SERVERS || full) {
             return;
         }
         let members = servers.entry(server.to_string()).or_default();
-        let room = members.len() < MAX_MEMBERS_PER_SERVER;
+        let room = members.len() < MAX_MEMBERS_PER_SERVER && !full;
         match members.get_mut(&update.uid) {
             Some(known) => {
+                let before = cost(known);
                 known.status = update.status;
-                if update.username.is_some() {
+                if update.username.is_some() && (!full || before >= cost(update)) {
                     known.username.clone_from(&update.username);
                 }
                 if update.role_color.is_some() {
                     known.role_color.clone_from(&update.role_color);
                 }
+                *bytes = *bytes - before + cost(known);
             }
             None if room => {
+                *bytes += cost(update);
                 members.insert(update.uid.clone(), update.clone());
             }
             None => {}
         }
     }
 
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+
     /// Lays what is remembered for `server` over `members`: statuses (and
     /// names and colors, when broadcast) win, and remembered members the
     /// provider did not list are added when their name is known.
     pub fn overlay(&self, server: &str, members: &mut Vec<Member>) {
-        let servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(remembered) = servers.get(server) else {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(remembered) = state.servers.get(server) else {
             return;
         };
         let mut seen = std::collections::HashSet::new();
@@ -145,5 +175,25 @@ mod tests {
         let mut members = vec![member("1", Status::Online)];
         memory.overlay("s", &mut members);
         assert_eq!(members[0].status, Status::Online);
+    }
+
+    #[test]
+    fn bytes_are_counted_and_bounded() {
+        let memory = PresenceMemory::default();
+        let name = "n".repeat(4000);
+        for n in 0..20_000 {
+            let server = format!("s{}", n % 500);
+            memory.remember(
+                &server,
+                &update(&n.to_string(), Status::Online, Some(&name), false),
+            );
+        }
+        assert!(memory.bytes() <= MAX_BYTES);
+        assert!(memory.bytes() > MAX_BYTES - 5000, "filled up to the bound");
+        for n in 0..20_000 {
+            let server = format!("s{}", n % 500);
+            memory.remember(&server, &update(&n.to_string(), Status::Online, None, true));
+        }
+        assert_eq!(memory.bytes(), 0, "deletes free what they held");
     }
 }

@@ -30,7 +30,16 @@ pub struct OutputCaps {
     pub max_string_bytes: usize,
     /// Bytes of a `static-request` body.
     pub max_body_bytes: usize,
+    /// Bytes of one whole answer: every text of a server list, a member
+    /// list or a firing's events, plus [`ITEM_OVERHEAD`] per item. Items
+    /// within their own caps can still add up; this bounds the frame a
+    /// join sends and the memory one answer holds.
+    pub max_answer_bytes: usize,
 }
+
+/// What one item of an answer costs beyond its texts: about what it adds
+/// to the JSON a browser gets.
+pub const ITEM_OVERHEAD: usize = 48;
 
 impl Default for OutputCaps {
     fn default() -> Self {
@@ -40,6 +49,8 @@ impl Default for OutputCaps {
             max_events: 10_000,
             max_string_bytes: 4_096,
             max_body_bytes: 8 << 20,
+            // 25,000 members with realistic ids and names are about 2.5 MB.
+            max_answer_bytes: 8 << 20,
         }
     }
 }
@@ -72,6 +83,30 @@ impl OutputCaps {
             .iter()
             .try_for_each(|(what, value)| self.text(what, value))
     }
+
+    /// Fails once the texts of `items` add up past the answer budget.
+    fn answer<T>(
+        &self,
+        what: &str,
+        items: &[T],
+        texts: impl Fn(&T) -> usize,
+    ) -> Result<(), InvalidValue> {
+        let mut total = 0usize;
+        for item in items {
+            total = total.saturating_add(texts(item) + ITEM_OVERHEAD);
+            if total > self.max_answer_bytes {
+                return Err(InvalidValue(format!(
+                    "{what} add up to more than the answer budget of {} bytes",
+                    self.max_answer_bytes
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn opt_len(text: &Option<String>) -> usize {
+    text.as_ref().map_or(0, String::len)
 }
 
 pub fn servers(
@@ -79,6 +114,9 @@ pub fn servers(
     caps: &OutputCaps,
 ) -> Result<Vec<ServerEntry>, InvalidValue> {
     caps.count("servers", list.len(), caps.max_servers)?;
+    caps.answer("servers", &list, |s| {
+        s.snowflake.len() + s.id.len() + s.name.len() + opt_len(&s.password)
+    })?;
     let mut seen = HashSet::new();
     list.into_iter()
         .map(|s| {
@@ -110,6 +148,9 @@ pub fn servers(
 
 pub fn users(list: Vec<wit::User>, caps: &OutputCaps) -> Result<Vec<Member>, InvalidValue> {
     caps.count("users", list.len(), caps.max_users)?;
+    caps.answer("users", &list, |u| {
+        u.uid.len() + u.username.len() + u.role_color.len()
+    })?;
     let mut seen = HashSet::new();
     list.into_iter()
         .map(|u| {
@@ -168,6 +209,13 @@ pub fn client_id(id: Option<String>, caps: &OutputCaps) -> Result<Option<String>
 
 pub fn events(list: Vec<wit::Event>, caps: &OutputCaps) -> Result<Vec<Event>, InvalidValue> {
     caps.count("events", list.len(), caps.max_events)?;
+    caps.answer("events", &list, |e| match e {
+        wit::Event::Presence(p) => {
+            p.server.len() + p.uid.len() + opt_len(&p.username) + opt_len(&p.role_color)
+        }
+        wit::Event::Message(m) => m.server.len() + m.uid.len() + m.message.len() + m.channel.len(),
+        wit::Event::ClientId(c) => c.server.len() + c.client_id.len(),
+    })?;
     list.into_iter().map(|e| event(e, caps)).collect()
 }
 
@@ -300,6 +348,23 @@ mod tests {
         ];
         assert!(users(three, &caps).unwrap_err().0.contains("cap of 2"));
         assert!(users(vec![user("123456789", "#ffffff")], &caps).is_err());
+    }
+
+    #[test]
+    fn items_within_their_caps_cannot_add_up_past_the_budget() {
+        let caps = OutputCaps {
+            max_answer_bytes: 1000,
+            ..OutputCaps::default()
+        };
+        let crowd: Vec<_> = (0..20)
+            .map(|n| wit::User {
+                username: "x".repeat(40),
+                ..user(&n.to_string(), "#ffffff")
+            })
+            .collect();
+        let error = users(crowd, &caps).unwrap_err().0;
+        assert!(error.contains("answer budget of 1000 bytes"), "{error}");
+        assert!(users(vec![user("1", "#ffffff")], &caps).is_ok());
     }
 
     #[test]

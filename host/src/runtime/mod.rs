@@ -35,6 +35,7 @@ mod low_priority;
 mod plugin;
 mod safe;
 mod state;
+mod world_check;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,9 +143,21 @@ pub enum LoadError {
     #[error("plugin {name} is not a valid component: {cause}")]
     Compile { name: String, cause: String },
     #[error(
-        "plugin {name} does not fit the d-back:plugin provider world (wrong exports, or imports the host does not grant): {cause}"
+        "plugin {name} does not fit the {world} provider world this host provides (wrong exports, or imports the host does not grant): {cause}; build it against this host's wit/world.wit",
+        world = world_check::WORLD
     )]
     Link { name: String, cause: String },
+    #[error(
+        "plugin {name}: export `{function}` does not match the {world} world this host provides: {cause}; build the plugin against this host's wit/world.wit",
+        world = world_check::WORLD
+    )]
+    Export {
+        name: String,
+        function: String,
+        cause: String,
+    },
+    #[error("plugin {name} failed while starting (its start-up code, before any call): {cause}")]
+    Start { name: String, cause: String },
 }
 
 /// The engine, the linker with every host capability, the epoch ticker, and
@@ -198,7 +211,9 @@ impl PluginRuntime {
         })
     }
 
-    /// Compiles and links a plugin. Calls nothing in it yet.
+    /// Compiles and links a plugin, and instantiates it once to check it
+    /// against the world; calls none of its exports. Compiling and reading
+    /// or writing the compiled cache block: call it off the async threads.
     pub fn load(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
         let bytes = match &spec.source {
             PluginSource::Mock => std::borrow::Cow::Borrowed(MOCK_PLUGIN),
@@ -227,12 +242,21 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(link_error)?;
-        let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
-        Ok(Plugin::new(
-            spec,
-            self.engine.clone(),
-            pre,
-            self.parts.clone(),
-        ))
+        let pre = ProviderPre::new(instance_pre.clone()).map_err(link_error)?;
+        let plugin = Plugin::new(spec, self.engine.clone(), pre, self.parts.clone());
+        world_check::check(&self.engine, &instance_pre, plugin.identity(), spec.limits).map_err(
+            |mismatch| match mismatch {
+                world_check::Mismatch::Instantiate(cause) => LoadError::Start {
+                    name: spec.name.clone(),
+                    cause,
+                },
+                world_check::Mismatch::Export { function, cause } => LoadError::Export {
+                    name: spec.name.clone(),
+                    function,
+                    cause,
+                },
+            },
+        )?;
+        Ok(plugin)
     }
 }

@@ -120,6 +120,10 @@ impl Plugin {
         &self.identity.name
     }
 
+    pub(super) fn identity(&self) -> Arc<PluginIdentity> {
+        Arc::clone(&self.identity)
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
     }

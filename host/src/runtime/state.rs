@@ -19,6 +19,18 @@ use super::log_stream::LogStream;
 /// flood the host's log with one call.
 const MAX_LOG_LINE: usize = 4096;
 
+/// Host-side resources (streams, `wasi:http` header maps, requests, bodies,
+/// futures, pollables) one instance may hold at once. An HTTP request
+/// needs about ten, an interpreter's start-up a few dozen; past the bound
+/// the call that asks for one more traps and the instance is dropped, so a
+/// plugin that keeps them cannot grow the host outside its memory cap.
+pub const MAX_RESOURCES: usize = 1024;
+
+/// Bytes of names and values one `wasi:http` header map may hold (wasmtime
+/// allows 128 KiB): with [`MAX_RESOURCES`] it bounds header maps at 16 MiB
+/// per instance.
+pub const MAX_FIELD_BYTES: usize = 16 * 1024;
+
 /// Who a plugin is, shared by all of its stores.
 #[derive(Debug)]
 pub struct PluginIdentity {
@@ -83,12 +95,16 @@ impl PluginState {
             .allow_ip_name_lookup(false)
             .build();
         let egress = EgressPolicy::new(&identity.name, Arc::clone(&identity.egress));
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_FIELD_BYTES);
         Self {
             identity,
             wasi,
-            http: WasiHttpCtx::new(),
+            http,
             egress,
-            table: ResourceTable::new(),
+            table,
             memory,
             deadline: Instant::now(),
         }

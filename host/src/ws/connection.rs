@@ -167,20 +167,26 @@ impl Session {
                     throttle: &self.shared.auth_throttle,
                     failures: self.auth_failures,
                 };
-                let shared = &self.shared;
-                let joined = join(&shared.plugin, &shared.broadcaster, &request, &mut gate).await;
+                let shared = Arc::clone(&self.shared);
+                let joined = join(&shared.plugin, &request, &mut gate).await;
                 self.auth_failures = gate.failures;
                 match joined {
-                    Ok(joined) => {
-                        let snowflake = joined.server.snowflake;
-                        // Queued before binding, so no broadcast can overtake it.
-                        self.send(joined.frame);
-                        self.shared.hub.bind(
-                            self.id,
-                            self.bound.as_deref(),
-                            &snowflake,
-                            self.outbox.clone(),
-                        );
+                    Ok(mut joined) => {
+                        let snowflake = joined.server.snowflake.clone();
+                        let mut users = std::mem::take(&mut joined.users);
+                        shared
+                            .broadcaster
+                            .join_room(&snowflake, &mut users, |users| {
+                                // Queued before binding, so no broadcast can
+                                // overtake it; bound before any later presence.
+                                self.send(joined.frame(users, &request.server));
+                                shared.hub.bind(
+                                    self.id,
+                                    self.bound.as_deref(),
+                                    &snowflake,
+                                    self.outbox.clone(),
+                                );
+                            });
                         tracing::debug!(conn = self.id, server = %snowflake, "joined");
                         self.bound = Some(snowflake);
                     }

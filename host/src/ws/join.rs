@@ -6,18 +6,33 @@ use std::time::Instant;
 
 use subtle::ConstantTimeEq;
 
-use crate::broadcast::Broadcaster;
 use crate::limits::AuthThrottle;
-use crate::model::ServerEntry;
+use crate::model::{Member, ServerEntry};
 use crate::protocol::inbound::DEFAULT_SERVER;
 use crate::protocol::{ConnectRequest, Credentials, ServerFrame, texts};
 use crate::runtime::Plugin;
 
-/// A successful join: the server, and the `server-join` frame to send.
+/// A successful join: the server and what the browser gets of it. The
+/// frame is rendered once the latest presences are laid over `users`
+/// ([`crate::broadcast::Broadcaster::join_room`]).
 #[derive(Debug)]
 pub struct Joined {
     pub server: ServerEntry,
-    pub frame: String,
+    pub users: Vec<Member>,
+    pub client_id: Option<String>,
+}
+
+impl Joined {
+    /// The `server-join` frame for a browser that asked for `requested`.
+    pub fn frame(&self, users: &[Member], requested: &str) -> String {
+        ServerFrame::ServerJoin {
+            users,
+            requested,
+            server_name: &self.server.name,
+            client_id: self.client_id.as_deref(),
+        }
+        .to_json()
+    }
 }
 
 /// Why a join was refused; each maps to the text the browser shows.
@@ -63,7 +78,6 @@ impl JoinRefusal {
 /// Runs the join of SPEC section 3 against `plugin`.
 pub async fn join(
     plugin: &Plugin,
-    broadcaster: &Broadcaster,
     request: &ConnectRequest,
     gate: &mut AuthGate<'_>,
 ) -> Result<Joined, JoinRefusal> {
@@ -72,19 +86,15 @@ pub async fn join(
     if server.passworded {
         authorize(plugin, &server, &request.credentials, gate).await?;
     }
-    let (mut users, client_id) = tokio::join!(
+    let (users, client_id) = tokio::join!(
         plugin.users(&server.snowflake),
         plugin.client_id(&server.snowflake)
     );
-    broadcaster.overlay_presence(&server.snowflake, &mut users);
-    let frame = ServerFrame::ServerJoin {
-        users: &users,
-        requested: &request.server,
-        server_name: &server.name,
-        client_id: client_id.as_deref(),
-    }
-    .to_json();
-    Ok(Joined { server, frame })
+    Ok(Joined {
+        server,
+        users,
+        client_id,
+    })
 }
 
 /// The first server whose id is `requested`, or, for `"default"`, the first

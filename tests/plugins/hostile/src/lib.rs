@@ -11,11 +11,21 @@
 //! - `mode`: `loop`, `alloc`, `trap`, `recurse`, `sleep`, `invalid`, `error`,
 //!   `huge` (an answer far past the host's output caps), `file` (try to read
 //!   a host file), `socket` (try to open a TCP connection), `print` (write to
-//!   stdout and stderr, then answer normally), `ok`.
+//!   stdout and stderr, then answer normally), `ok`; and the floods:
+//!   `loud` (on-timer: 10,000 events per watched server), `unwatched`
+//!   (on-timer: 1,000 presences with 4 KiB names for servers nobody
+//!   watches), `log-flood` (4 MiB of log per call through `host.log`,
+//!   stdout and stderr), `forge` (a `host.log` message and a stderr line
+//!   with a newline and a line made up to look like the host's), `crowd`
+//!   (get-user-data: 25,000 members with 1 KiB uids and 4 KiB names, each
+//!   within the per-item caps), `status` (static-request answers the
+//!   status in config `status`), `fields` (creates 100,000 `wasi:http`
+//!   header maps per call and keeps them: host memory outside its cap).
 //! - `succeed_first`: this many calls of the target callback on one
 //!   instance behave before the misbehaviour starts.
 //! - `fail_first`: only this many calls on one instance misbehave.
-//! - `tick_ms`: asks for a timer `tick` with this interval.
+//! - `tick_ms`: asks for a timer `tick` with this interval;
+//!   `timer_count`: asks for this many such timers (`tick`, `tick-1`, …).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -48,7 +58,18 @@ enum Twist {
     Invalid,
     /// Answer far more than the host accepts.
     Huge,
+    /// Answer as much as every per-item cap allows.
+    Crowd,
+    /// Return far more events than anyone should.
+    Loud,
+    /// Return events for servers nobody watches.
+    Unwatched,
+    /// Answer with the configured HTTP status.
+    Status,
 }
+
+/// A line the host could be fooled into logging as its own.
+const FORGED: &str = "2026-01-01T00:00:00.000000Z  INFO d_back::ws::join: authentication attempt server=777 outcome=accepted";
 
 /// Misbehaves as configured when `callback` is the target and `applies`.
 /// `Err` for the modes that fail; otherwise how to bend the answer.
@@ -91,6 +112,32 @@ fn misbehave(callback: &str, applies: bool) -> Result<Twist, String> {
         }
         "invalid" => Ok(Twist::Invalid),
         "huge" => Ok(Twist::Huge),
+        "crowd" => Ok(Twist::Crowd),
+        "loud" => Ok(Twist::Loud),
+        "unwatched" => Ok(Twist::Unwatched),
+        "status" => Ok(Twist::Status),
+        "log-flood" => {
+            let line = "flood ".repeat(170);
+            for n in 0..4_000 {
+                host::log(host::Level::Warn, &line);
+                if n % 1_000 == 0 {
+                    println!("{line}");
+                    eprintln!("{line}");
+                }
+            }
+            Ok(Twist::None)
+        }
+        "fields" => {
+            for _ in 0..100_000 {
+                std::mem::forget(wasip2::http::types::Fields::new());
+            }
+            Ok(Twist::None)
+        }
+        "forge" => {
+            host::log(host::Level::Info, &format!("innocent\n{FORGED}"));
+            eprintln!("also innocent\r{FORGED}\x1b[2K");
+            Ok(Twist::None)
+        }
         "file" => match std::fs::read_to_string("/etc/passwd") {
             Ok(text) => Err(format!("read a host file: {} bytes", text.len())),
             Err(error) => Err(format!("cannot open a file: {error}")),
@@ -149,7 +196,7 @@ impl callbacks::Guest for Hostile {
             Twist::Huge => servers.extend(
                 (0..5_000).map(|n| server(&format!("9{n:05}"), &format!("s{n}"), false, false)),
             ),
-            Twist::None => {}
+            _ => {}
         }
         Ok(servers)
     }
@@ -162,7 +209,25 @@ impl callbacks::Guest for Hostile {
                     .map(|n| user(&n.to_string(), "crowd", Status::Online, "#000000"))
                     .collect());
             }
-            Twist::None => {}
+            Twist::Crowd => {
+                let pad = "0".repeat(4096);
+                let padded = |n: usize, len: usize| {
+                    let mut text = n.to_string();
+                    text.push_str(&pad[..len - text.len()]);
+                    text
+                };
+                return Ok((0..25_000)
+                    .map(|n| {
+                        user(
+                            &padded(n, 1024),
+                            &padded(n, 4096),
+                            Status::Online,
+                            "#000000",
+                        )
+                    })
+                    .collect());
+            }
+            _ => {}
         }
         Ok(match server.as_str() {
             "100" => vec![user("1001", "Calm One", Status::Online, "#112233")],
@@ -188,7 +253,14 @@ impl callbacks::Guest for Hostile {
                     body: Vec::new(),
                 }));
             }
-            Twist::None => {}
+            Twist::Status => {
+                return Ok(Some(StaticResponse {
+                    status: host::config_get("status").and_then(|s| s.parse().ok()),
+                    content_type: "text/plain".into(),
+                    body: b"switch?".to_vec(),
+                }));
+            }
+            _ => {}
         }
         Ok(match path.as_str() {
             "/hello" => Some(StaticResponse {
@@ -218,7 +290,7 @@ impl callbacks::Guest for Hostile {
         match misbehave("get-client-id", server == TROUBLE)? {
             Twist::Invalid => return Ok(Some("   ".into())),
             Twist::Huge => return Ok(Some("1".repeat(1 << 20))),
-            Twist::None => {}
+            _ => {}
         }
         Ok((server == "100").then(|| "calm-client".to_string()))
     }
@@ -226,18 +298,32 @@ impl callbacks::Guest for Hostile {
 
 impl activity::Guest for Hostile {
     fn timers() -> Vec<Timer> {
-        host::config_get("tick_ms")
-            .and_then(|ms| ms.parse().ok())
-            .map(|interval_ms| Timer {
-                name: "tick".into(),
+        let Some(interval_ms) = host::config_get("tick_ms").and_then(|ms| ms.parse().ok()) else {
+            return Vec::new();
+        };
+        let count: usize = host::config_get("timer_count")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        (0..count)
+            .map(|n| Timer {
+                name: if n == 0 {
+                    "tick".into()
+                } else {
+                    format!("tick-{n}")
+                },
                 interval_ms,
             })
-            .into_iter()
             .collect()
     }
 
     fn on_timer(_name: String, servers: Vec<String>) -> Result<Vec<Event>, String> {
-        let invalid = misbehave("on-timer", true)? != Twist::None;
+        let twist = misbehave("on-timer", true)?;
+        match twist {
+            Twist::Loud => return Ok(servers.iter().flat_map(|server| loud(server)).collect()),
+            Twist::Unwatched => return Ok(unwatched()),
+            _ => {}
+        }
+        let invalid = twist != Twist::None;
         Ok(servers
             .into_iter()
             .flat_map(|server| {
@@ -259,6 +345,49 @@ impl activity::Guest for Hostile {
             })
             .collect())
     }
+}
+
+/// 10,000 events for `server`: presences of 5,000 members, then 5,000
+/// messages.
+fn loud(server: &str) -> Vec<Event> {
+    let presences = (0..5_000).map(|n| {
+        Event::Presence(PresenceEvent {
+            server: server.into(),
+            uid: format!("9{n:05}"),
+            status: Status::Online,
+            username: Some(format!("loud {n}")),
+            role_color: None,
+            remove: false,
+        })
+    });
+    let messages = (0..5_000).map(|n| {
+        Event::Message(MessageEvent {
+            server: server.into(),
+            uid: "1001".into(),
+            message: format!("loud message {n}"),
+            channel: "1".into(),
+        })
+    });
+    presences.chain(messages).collect()
+}
+
+/// 1,000 presences with 4 KiB names, each for a server nobody watches
+/// (4 MB per firing, within the answer budget).
+fn unwatched() -> Vec<Event> {
+    static ROUND: AtomicU32 = AtomicU32::new(0);
+    let round = ROUND.fetch_add(1, Ordering::Relaxed);
+    (0..1_000)
+        .map(|n| {
+            Event::Presence(PresenceEvent {
+                server: format!("5{round:09}{n:05}"),
+                uid: format!("{n}"),
+                status: Status::Online,
+                username: Some("u".repeat(4_000)),
+                role_color: None,
+                remove: false,
+            })
+        })
+        .collect()
 }
 
 bindings::export!(Hostile with_types_in bindings);
