@@ -292,6 +292,7 @@ struct FileConfig {
 struct FileClients {
     max_message_bytes: Option<usize>,
     outgoing_queue: Option<usize>,
+    outgoing_queue_bytes: Option<usize>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     max_http_connections: Option<usize>,
@@ -316,6 +317,9 @@ impl FileClients {
         }
         if let Some(v) = self.outgoing_queue {
             limits.outgoing_queue = positive("clients.outgoing_queue", v)?;
+        }
+        if let Some(v) = self.outgoing_queue_bytes {
+            limits.outgoing_queue_bytes = positive("clients.outgoing_queue_bytes", v)?;
         }
         if let Some(v) = self.max_connections {
             limits.max_connections = positive("clients.max_connections", v)?;

@@ -14,8 +14,11 @@ use tokio_util::task::TaskTracker;
 use crate::broadcast::{Broadcaster, Hub};
 use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
-use crate::limits::{AuthThrottle, ConnectionLimiter};
+use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
 use crate::runtime::{LoadError, Plugin, PluginRuntime};
+
+/// Log budget for lines about refused connections.
+const REFUSAL_LOG_BYTES_PER_SECOND: u32 = 4 * 1024;
 
 /// How long shutdown waits for connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,6 +36,9 @@ pub struct Shared {
     pub http_connections: ConnectionLimiter,
     /// Failed logins per IP.
     pub auth_throttle: AuthThrottle,
+    /// Log lines about refused connections: a flood of refusals must not
+    /// become a flood of log.
+    pub refusal_log: LogBudget,
 }
 
 /// Why the server could not start.
@@ -118,6 +124,7 @@ impl Server {
                 connections,
                 http_connections,
                 auth_throttle,
+                refusal_log: LogBudget::new(REFUSAL_LOG_BYTES_PER_SECOND),
             }),
         })
     }

@@ -247,10 +247,51 @@ async fn a_failing_plugin_is_paused_and_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_slow_calls_queues_then_overflows_to_the_fallback() {
-    let mut settings = hostile("h-flood", &[("target", "get-user-data"), ("mode", "sleep")]);
+    // Logins are never shared between browsers (member lists are: joins of
+    // one server wait for one call), so each one is a call of its own.
+    let mut settings = hostile(
+        "h-flood",
+        &[("target", "validate-discord-user"), ("mode", "sleep")],
+    );
     settings.plugin.limits.deadline = Duration::from_millis(1500);
     settings.plugin.lanes.join.concurrent = 2;
     settings.plugin.lanes.join.queued = 2;
+    settings.plugin.breaker.failures = 100;
+    let server = TestServer::start(settings).await;
+    let answers = join_all((0..8).map(|_| async {
+        let (mut client, _) = server.client().await;
+        client
+            .connect_with(
+                json!({"server":"locked","discordToken":"good-token","discordUser":{"id":"1"}}),
+            )
+            .await
+    }))
+    .await;
+    for answer in answers {
+        Client::assert_error(&answer, texts::DISCORD_AUTH_FAILED);
+    }
+    logs::wait_for(&[
+        "plugin=\"h-flood\"",
+        "callback=\"validate-discord-user\"",
+        "call queue is full",
+    ])
+    .await;
+    logs::wait_for(&[
+        "plugin=\"h-flood\"",
+        "callback=\"validate-discord-user\"",
+        "missed its deadline",
+    ])
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_of_one_server_share_one_slow_call() {
+    let mut settings = hostile(
+        "h-shared",
+        &[("target", "get-user-data"), ("mode", "sleep")],
+    );
+    settings.plugin.limits.deadline = Duration::from_millis(1500);
     settings.plugin.breaker.failures = 100;
     let server = TestServer::start(settings).await;
     let answers = join_all((0..8).map(|_| async {
@@ -262,17 +303,11 @@ async fn a_flood_of_slow_calls_queues_then_overflows_to_the_fallback() {
         assert_eq!(answer["type"], "server-join");
         assert_eq!(answer["data"]["users"], json!({}));
     }
-    logs::wait_for(&[
-        "plugin=\"h-flood\"",
+    let calls = logs::lines_with(&[
+        "plugin=\"h-shared\"",
         "callback=\"get-user-data\"",
-        "call queue is full",
-    ])
-    .await;
-    logs::wait_for(&[
-        "plugin=\"h-flood\"",
-        "callback=\"get-user-data\"",
-        "missed its deadline",
-    ])
-    .await;
+        "d_back::runtime::plugin: plugin call",
+    ]);
+    assert_eq!(calls.len(), 1, "one call for all eight: {calls:?}");
     server.stop().await;
 }

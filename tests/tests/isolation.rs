@@ -561,6 +561,7 @@ async fn a_crowd_of_big_members_is_over_the_budget() {
         &[("target", "get-user-data"), ("mode", "crowd")],
     ))
     .await;
+    let before = rss_kib(server.pid()).unwrap();
     let addr = server.addr();
     let measured = under_attack(
         &server,
@@ -580,6 +581,12 @@ async fn a_crowd_of_big_members_is_over_the_budget() {
     .await;
     measured.assert_nobody_hurt();
     assert!(server.log_text().contains("answer budget"));
+    // The stated bound: per live instance its memory cap, its host
+    // resources (16 MiB) and, while an answer is lifted, a copy of at most
+    // its memory; one instance answers here. 64 MiB for the 100 browsers.
+    let bound_kib = (2 * 256 + 16 + 64) << 10;
+    let growth_kib = measured.peak_rss_kib.saturating_sub(before);
+    assert!(growth_kib < bound_kib, "RSS grew {growth_kib} KiB");
 }
 
 /// Finding 2: `wasi:http` header maps a plugin creates and keeps live on
@@ -614,4 +621,56 @@ async fn host_side_resources_are_bounded() {
     assert!(growth_mib < 150, "RSS grew {growth_mib} MiB");
     let log = server.log_text();
     assert!(log.contains("resource table"), "the cause is logged");
+}
+
+/// Of the same class as finding 9: a browser that asks for big joins again
+/// and again without reading them is closed once its unread frames pass a
+/// byte bound, not after 256 frames of megabytes each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_big_joins_are_bounded_in_bytes() {
+    let server = start(&config(
+        &plugins::hostile(),
+        "[clients]\nframe_burst = 40",
+        "",
+        &[("target", "get-user-data"), ("mode", "big")],
+    ))
+    .await;
+    let before = rss_kib(server.pid()).unwrap();
+    let addr = server.addr();
+    let measured = under_attack(
+        &server,
+        "unread big joins",
+        Value::Null,
+        Duration::from_secs(5),
+        async move {
+            let deaf = (0..4).map(|_| async move {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.set_recv_buffer_size(4096).unwrap();
+                let stream = socket.connect(addr).await.unwrap();
+                let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
+                    .await
+                    .unwrap();
+                use futures_util::SinkExt;
+                let join = json!({"type":"connect","data":{"server":"trouble"}}).to_string();
+                for _ in 0..40 {
+                    let sent = ws
+                        .send(tokio_tungstenite::tungstenite::Message::text(join.clone()))
+                        .await;
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+                // Never reads; stays open until the attack ends.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+            futures_util::future::join_all(deaf).await;
+        },
+    )
+    .await;
+    measured.assert_nobody_hurt();
+    // Four deaf browsers hold 16 MiB of unread frames each at most; up to
+    // 16 instances hold a member list each, and the joins being rendered
+    // theirs: far below 4 × 40 unread joins of ~6.6 MB each (over 1 GB).
+    let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
+    assert!(growth_mib < 400, "RSS grew {growth_mib} MiB");
 }

@@ -17,7 +17,8 @@ tasks:
   run [ARGS]     build the host, then run target/release/d-back ARGS
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
-  bench          build in release mode and print the benchmarks' numbers
+  bench          build in release mode and print the benchmarks' numbers,
+                 and the isolation attacks' against the release binary
   soak [CYCLES]  churn connect/join/leave cycles against the release
                  binary (default 5000) and report its memory before/after
   fuzz [SECONDS] run every fuzz target for SECONDS each (default 600);
@@ -255,7 +256,17 @@ fn go_checks() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
-    run_benches(&["plugin_call", "connections", "languages"], None)
+    run_benches(&["plugin_call", "connections", "languages"], None)?;
+    // The isolation tests print, per attack, the server's peak memory, its
+    // log rate and the join p99 under attack against the calm one: against
+    // the release binary, these are the numbers to quote.
+    step(
+        "isolation attacks against the release binary",
+        cargo()
+            .args(["test", "--locked", "--package", "d-back-tests"])
+            .args(["--test", "isolation", "--", "--nocapture"])
+            .env("D_BACK_BIN", target_dir().join("release/d-back")),
+    )
 }
 
 fn soak(cycles: Option<&str>) -> Result<()> {

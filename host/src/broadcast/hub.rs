@@ -5,8 +5,8 @@
 //! close instead of holding up everybody else.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -17,19 +17,57 @@ use tokio_util::sync::CancellationToken;
 /// Identifies one WebSocket connection for the life of the process.
 pub type ConnId = u64;
 
+/// How much one connection's outgoing queue may hold before the browser
+/// counts as not reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimit {
+    pub frames: usize,
+    /// Bytes of the queued frames together: a browser that keeps asking
+    /// for big `server-join` frames without reading them is closed long
+    /// before its frame count would say so.
+    pub bytes: usize,
+}
+
 /// The sending side of one connection's outgoing queue.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Message>,
     overflow: CancellationToken,
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+/// The receiving side, for the connection's writer.
+#[derive(Debug)]
+pub struct OutQueue {
+    rx: mpsc::Receiver<Message>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl OutQueue {
+    /// The next frame to write; `None` once every [`Outbox`] is gone.
+    pub async fn recv(&mut self) -> Option<Message> {
+        let message = self.rx.recv().await?;
+        self.queued_bytes.fetch_sub(message.len(), Ordering::AcqRel);
+        Some(message)
+    }
 }
 
 impl Outbox {
-    /// A queue of `capacity` frames. `overflow` is cancelled when a push
-    /// finds the queue full.
-    pub fn new(capacity: usize, overflow: CancellationToken) -> (Self, mpsc::Receiver<Message>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { tx, overflow }, rx)
+    /// A queue within `limit`. `overflow` is cancelled when a push finds it
+    /// full.
+    pub fn new(limit: QueueLimit, overflow: CancellationToken) -> (Self, OutQueue) {
+        let (tx, rx) = mpsc::channel(limit.frames.max(1));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        (
+            Self {
+                tx,
+                overflow,
+                queued_bytes: Arc::clone(&queued_bytes),
+                max_bytes: limit.bytes,
+            },
+            OutQueue { rx, queued_bytes },
+        )
     }
 
     /// Queues a text frame without waiting. False when the connection is
@@ -40,13 +78,22 @@ impl Outbox {
 
     /// Queues any frame (a ping, a close) without waiting.
     pub fn push_message(&self, message: Message) -> bool {
+        let len = message.len();
+        let before = self.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        if before + len > self.max_bytes && before > 0 {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            self.overflow.cancel();
+            return false;
+        }
         match self.tx.try_send(message) {
             Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.overflow.cancel();
+            Err(error) => {
+                self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                if matches!(error, TrySendError::Full(_)) {
+                    self.overflow.cancel();
+                }
                 false
             }
-            Err(TrySendError::Closed(_)) => false,
         }
     }
 }
@@ -126,13 +173,41 @@ fn remove(rooms: &mut HashMap<String, HashMap<ConnId, Outbox>>, id: ConnId, serv
 mod tests {
     use super::*;
 
+    fn frames(frames: usize) -> QueueLimit {
+        QueueLimit {
+            frames,
+            bytes: usize::MAX / 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn unread_bytes_overflow_before_the_frame_count_does() {
+        let overflow = CancellationToken::new();
+        let limit = QueueLimit {
+            frames: 100,
+            bytes: 1000,
+        };
+        let (outbox, mut queue) = Outbox::new(limit, overflow.clone());
+        let big = Utf8Bytes::from("x".repeat(400));
+        assert!(outbox.push(big.clone()) && outbox.push(big.clone()));
+        assert!(!outbox.push(big.clone()), "1,200 bytes would be queued");
+        assert!(overflow.is_cancelled());
+        assert!(queue.recv().await.is_some());
+        assert!(outbox.push(big), "reading frees room");
+        let (alone, _queue) = Outbox::new(limit, CancellationToken::new());
+        assert!(
+            alone.push(Utf8Bytes::from("y".repeat(5000))),
+            "one frame past the cap still goes to an empty queue"
+        );
+    }
+
     #[test]
     fn delivers_only_to_the_bound_server_and_drops_a_full_queue() {
         let hub = Hub::new();
         let slow_overflow = CancellationToken::new();
-        let (slow, _slow_rx) = Outbox::new(1, slow_overflow.clone());
-        let (fast, mut fast_rx) = Outbox::new(8, CancellationToken::new());
-        let (other, mut other_rx) = Outbox::new(8, CancellationToken::new());
+        let (slow, _slow_rx) = Outbox::new(frames(1), slow_overflow.clone());
+        let (fast, mut fast_rx) = Outbox::new(frames(8), CancellationToken::new());
+        let (other, mut other_rx) = Outbox::new(frames(8), CancellationToken::new());
         hub.bind(1, None, "a", slow);
         hub.bind(2, None, "a", fast);
         hub.bind(3, None, "b", other);
@@ -140,11 +215,11 @@ mod tests {
         assert_eq!(hub.deliver("a", "one".into()), 2);
         assert_eq!(hub.deliver("a", "two".into()), 1, "the full queue refuses");
         assert!(slow_overflow.is_cancelled());
-        assert_eq!(fast_rx.try_recv().unwrap(), Message::text("one"));
-        assert_eq!(fast_rx.try_recv().unwrap(), Message::text("two"));
-        assert!(other_rx.try_recv().is_err());
+        assert_eq!(fast_rx.rx.try_recv().unwrap(), Message::text("one"));
+        assert_eq!(fast_rx.rx.try_recv().unwrap(), Message::text("two"));
+        assert!(other_rx.rx.try_recv().is_err());
 
-        let (moved, _rx) = Outbox::new(8, CancellationToken::new());
+        let (moved, _rx) = Outbox::new(frames(8), CancellationToken::new());
         hub.bind(3, Some("b"), "a", moved);
         assert_eq!(hub.active_servers(), vec!["a".to_string()]);
         assert_eq!(hub.bound("a"), 3);

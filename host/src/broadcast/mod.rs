@@ -8,7 +8,7 @@ mod presence_memory;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
-pub use hub::{ConnId, Hub, Outbox};
+pub use hub::{ConnId, Hub, OutQueue, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
 
 use crate::model::{Event, InvalidValue, Member, PresenceUpdate, require_non_empty};
@@ -172,7 +172,11 @@ mod tests {
     fn a_presence_between_snapshot_and_bind_is_not_lost() {
         let hub = Arc::new(Hub::new());
         let broadcaster = Broadcaster::new(Arc::clone(&hub));
-        let (outbox, mut queue) = Outbox::new(16, CancellationToken::new());
+        let limit = QueueLimit {
+            frames: 16,
+            bytes: 1 << 20,
+        };
+        let (outbox, mut queue) = Outbox::new(limit, CancellationToken::new());
         let mut members = vec![Member {
             uid: "1".into(),
             username: "one".into(),
@@ -194,8 +198,9 @@ mod tests {
         });
         let delivered = concurrent.unwrap().join().unwrap().unwrap();
         assert_eq!(delivered, 1, "the presence reached the new connection");
-        assert_eq!(queue.try_recv().unwrap(), Message::text("join frame"));
-        let Message::Text(frame) = queue.try_recv().unwrap() else {
+        let mut next = || futures_util::FutureExt::now_or_never(queue.recv()).flatten();
+        assert_eq!(next().unwrap(), Message::text("join frame"));
+        let Message::Text(frame) = next().unwrap() else {
             panic!("a text frame")
         };
         assert!(frame.contains("\"dnd\""), "{frame}");

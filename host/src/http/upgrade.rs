@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::Context;
 use super::response::{self, Body};
+use crate::limits::Verdict;
 
 /// True for a request that asks to become a WebSocket.
 pub fn is_websocket(request: &Request<Incoming>) -> bool {
@@ -48,7 +49,11 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
     let slot = match cx.shared.connections.acquire(cx.peer.ip()) {
         Ok(slot) => slot,
         Err(refusal) => {
-            tracing::info!(peer = %cx.peer, %refusal, "WebSocket refused");
+            if let Verdict::Write { suppressed } =
+                cx.shared.refusal_log.admit(96, std::time::Instant::now())
+            {
+                tracing::info!(peer = %cx.peer, %refusal, suppressed, "WebSocket refused");
+            }
             return response::error(StatusCode::SERVICE_UNAVAILABLE, &refusal.to_string());
         }
     };

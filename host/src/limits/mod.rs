@@ -4,12 +4,14 @@
 
 mod auth_throttle;
 mod connections;
+mod log_budget;
 mod token_bucket;
 
 use std::time::Duration;
 
 pub use auth_throttle::{AuthThrottle, AuthThrottleConfig};
 pub use connections::{ConnectionGuard, ConnectionLimiter, Refusal};
+pub use log_budget::{LogBudget, Verdict};
 pub use token_bucket::TokenBucket;
 
 /// Client-side limits of one server.
@@ -20,6 +22,9 @@ pub struct ClientLimits {
     pub max_message_bytes: usize,
     /// Frames queued per browser before it counts as not reading.
     pub outgoing_queue: usize,
+    /// Bytes of frames queued per browser before it counts as not reading
+    /// (a frame bigger than this still goes to an empty queue).
+    pub outgoing_queue_bytes: usize,
     /// WebSocket connections open at once, in all.
     pub max_connections: usize,
     /// WebSocket connections open at once from one IP address.
@@ -54,6 +59,9 @@ impl Default for ClientLimits {
             // A `connect` with a full Discord user object is about 1 KiB.
             max_message_bytes: 64 * 1024,
             outgoing_queue: 256,
+            // Room for the largest `server-join` (an 8 MiB answer, as JSON)
+            // and what is broadcast while it is read.
+            outgoing_queue_bytes: 16 << 20,
             max_connections: 10_000,
             max_connections_per_ip: 64,
             // Browsers open a handful of HTTP connections each; a WebSocket

@@ -1,7 +1,10 @@
 //! A host-side cache of `get-server-data` and `get-user-data` answers, kept
 //! for a time-to-live set per plugin, so callbacks stay cheap for every
 //! plugin language. Concurrent misses for one key make one plugin call: the
-//! first caller fetches while the others wait for its answer.
+//! first caller fetches while the others wait for its answer, with any
+//! time-to-live, zero included (a flood of joins of one server then costs
+//! one call at a time, not one each). With a zero time-to-live nothing is
+//! kept once nobody waits.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,16 +15,23 @@ use std::time::{Duration, Instant};
 /// server list, so this is only a backstop.
 const MAX_KEYS: usize = 10_000;
 
-type Slot<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
-
+/// The last answer of one key: when it came, and what it was.
 #[derive(Debug)]
-pub struct CallCache<T> {
-    ttl: Duration,
-    slots: Mutex<HashMap<String, Slot<T>>>,
+struct Answer<T, E> {
+    at: Instant,
+    outcome: Result<T, E>,
 }
 
-impl<T: Clone> CallCache<T> {
-    /// A zero `ttl` caches nothing.
+type Slot<T, E> = Arc<tokio::sync::Mutex<Option<Answer<T, E>>>>;
+
+#[derive(Debug)]
+pub struct CallCache<T, E> {
+    ttl: Duration,
+    slots: Mutex<HashMap<String, Slot<T, E>>>,
+}
+
+impl<T: Clone, E: Clone> CallCache<T, E> {
+    /// A zero `ttl` keeps nothing once nobody waits.
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
@@ -29,15 +39,14 @@ impl<T: Clone> CallCache<T> {
         }
     }
 
-    /// The fresh cached answer for `key`, or `fetch`'s, which is cached when
-    /// it succeeds.
-    pub async fn get_or_fetch<E, F>(&self, key: &str, fetch: impl FnOnce() -> F) -> Result<T, E>
+    /// The fresh cached answer for `key`, or `fetch`'s. Callers that arrive
+    /// while a call is running wait for it and share its outcome, failure
+    /// included; only successes are kept for the time-to-live.
+    pub async fn get_or_fetch<F>(&self, key: &str, fetch: impl FnOnce() -> F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
     {
-        if self.ttl.is_zero() {
-            return fetch().await;
-        }
+        let arrived = Instant::now();
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             if slots.len() >= MAX_KEYS && !slots.contains_key(key) {
@@ -46,14 +55,32 @@ impl<T: Clone> CallCache<T> {
             Arc::clone(slots.entry(key.to_string()).or_default())
         };
         let mut cached = slot.lock().await;
-        if let Some((at, value)) = &*cached
-            && at.elapsed() < self.ttl
-        {
-            return Ok(value.clone());
+        if let Some(answer) = &*cached {
+            // Answered after this caller arrived (it waited for that call):
+            // a call of its own would be no newer. Or a success still fresh.
+            let fresh = answer.outcome.is_ok() && answer.at.elapsed() < self.ttl;
+            if answer.at >= arrived || fresh {
+                let outcome = answer.outcome.clone();
+                self.forget_unless_awaited(&slot, &mut cached);
+                return outcome;
+            }
         }
-        let value = fetch().await?;
-        *cached = Some((Instant::now(), value.clone()));
-        Ok(value)
+        let outcome = fetch().await;
+        *cached = Some(Answer {
+            at: Instant::now(),
+            outcome: outcome.clone(),
+        });
+        self.forget_unless_awaited(&slot, &mut cached);
+        outcome
+    }
+
+    /// Once no other caller waits (the map and this caller hold the slot),
+    /// drops a failure, and with a zero time-to-live any answer.
+    fn forget_unless_awaited(&self, slot: &Slot<T, E>, cached: &mut Option<Answer<T, E>>) {
+        let failed = cached.as_ref().is_some_and(|a| a.outcome.is_err());
+        if Arc::strong_count(slot) <= 2 && (self.ttl.is_zero() || failed) {
+            *cached = None;
+        }
     }
 }
 
@@ -89,7 +116,7 @@ mod tests {
             Err("no")
         );
         assert_eq!(
-            cache.get_or_fetch("k", || async { Ok::<_, ()>(1) }).await,
+            cache.get_or_fetch("k", || async { Ok::<_, &str>(1) }).await,
             Ok(1)
         );
         let off = CallCache::new(Duration::ZERO);
@@ -101,5 +128,42 @@ mod tests {
             off.get_or_fetch("k", || async { Ok::<_, ()>(2) }).await,
             Ok(2)
         );
+    }
+
+    #[tokio::test]
+    async fn callers_that_waited_share_a_failure_instead_of_retrying_in_turn() {
+        let cache = CallCache::new(Duration::from_secs(60));
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err::<u8, _>("down")
+        };
+        let answers =
+            futures_util::future::join_all((0..10).map(|_| cache.get_or_fetch("k", fetch))).await;
+        assert!(answers.iter().all(|a| *a == Err("down")));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            cache.get_or_fetch("k", || async { Ok(3) }).await,
+            Ok(3),
+            "a later caller tries again"
+        );
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_still_makes_one_call_for_concurrent_misses_and_keeps_nothing() {
+        let cache = CallCache::new(Duration::ZERO);
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, ()>(calls.load(Ordering::SeqCst))
+        };
+        let answers =
+            futures_util::future::join_all((0..10).map(|_| cache.get_or_fetch("k", fetch))).await;
+        assert!(answers.iter().all(|a| *a == Ok(1)), "{answers:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let slots = cache.slots.lock().unwrap();
+        assert!(slots["k"].try_lock().unwrap().is_none(), "nothing kept");
     }
 }

@@ -7,8 +7,9 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::limits::{LogBudget, Verdict};
 use bytes::Bytes;
 use http::uri::{Scheme, Uri};
 use http_body::{Body, Frame, SizeHint};
@@ -104,13 +105,17 @@ impl EgressRules {
 pub struct EgressPolicy {
     plugin: Arc<str>,
     rules: Arc<EgressRules>,
+    /// The plugin's log budget: a plugin that sends requests in a loop
+    /// must not flood the log with the host's refusals either.
+    log: Arc<LogBudget>,
 }
 
 impl EgressPolicy {
-    pub fn new(plugin: &str, rules: Arc<EgressRules>) -> Self {
+    pub fn new(plugin: &str, rules: Arc<EgressRules>, log: Arc<LogBudget>) -> Self {
         Self {
             plugin: plugin.into(),
             rules,
+            log,
         }
     }
 }
@@ -136,10 +141,14 @@ impl WasiHttpHooks for EgressPolicy {
     ) -> Sent {
         let plugin = Arc::clone(&self.plugin);
         let rules = Arc::clone(&self.rules);
+        let log = Arc::clone(&self.log);
         Box::new(async move {
             let uri = request.uri().clone();
             if let Err(reason) = rules.check(&uri) {
-                tracing::warn!(plugin = %plugin, %reason, "outgoing HTTP request denied");
+                if let Verdict::Write { suppressed } = log.admit(reason.len() + 64, Instant::now())
+                {
+                    tracing::warn!(plugin = %plugin, %reason, suppressed, "outgoing HTTP request denied");
+                }
                 return Err(HttpError::HttpRequestDenied);
             }
             tracing::debug!(plugin = %plugin, method = %request.method(), host = ?uri.host(), "outgoing HTTP request");

@@ -10,10 +10,30 @@ use crate::model::{Member, ServerEntry};
 /// plugin's own server list, so this is only a backstop.
 const MAX_REMEMBERED_SERVERS: usize = 10_000;
 
+/// Bytes of remembered member lists in all (ids, names and colors, plus
+/// [`MEMBER_OVERHEAD`] each): past it a list for a server not yet
+/// remembered is not kept, and a longer list for a known one replaces it
+/// only if it fits.
+const MAX_BYTES: usize = 64 << 20;
+const MEMBER_OVERHEAD: usize = 64;
+
 #[derive(Debug, Default)]
 pub struct LastGood {
     servers: Mutex<Option<Vec<ServerEntry>>>,
-    users: Mutex<HashMap<String, Vec<Member>>>,
+    users: Mutex<Users>,
+}
+
+#[derive(Debug, Default)]
+struct Users {
+    by_server: HashMap<String, (usize, Vec<Member>)>,
+    bytes: usize,
+}
+
+fn size(users: &[Member]) -> usize {
+    users
+        .iter()
+        .map(|m| m.uid.len() + m.username.len() + MEMBER_OVERHEAD)
+        .sum()
 }
 
 impl LastGood {
@@ -30,17 +50,59 @@ impl LastGood {
 
     pub fn remember_users(&self, server: &str, users: &[Member]) {
         let mut remembered = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if remembered.len() >= MAX_REMEMBERED_SERVERS && !remembered.contains_key(server) {
+        let Users { by_server, bytes } = &mut *remembered;
+        let known = by_server.get(server).map(|(size, _)| *size);
+        if known.is_none() && by_server.len() >= MAX_REMEMBERED_SERVERS {
             return;
         }
-        remembered.insert(server.to_string(), users.to_vec());
+        let new = size(users);
+        let total = *bytes - known.unwrap_or(0) + new;
+        if total > MAX_BYTES {
+            return;
+        }
+        *bytes = total;
+        by_server.insert(server.to_string(), (new, users.to_vec()));
     }
 
     pub fn users(&self, server: &str) -> Option<Vec<Member>> {
         self.users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_server
             .get(server)
-            .cloned()
+            .map(|(_, users)| users.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RoleColor, Status};
+
+    fn members(count: usize, name_len: usize) -> Vec<Member> {
+        (0..count)
+            .map(|n| Member {
+                uid: n.to_string(),
+                username: "n".repeat(name_len),
+                status: Status::Online,
+                role_color: RoleColor::parse("#000000").unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn remembered_lists_are_bounded_in_bytes() {
+        let last = LastGood::default();
+        let big = members(10_000, 4_000);
+        for n in 0..10 {
+            last.remember_users(&n.to_string(), &big);
+        }
+        let kept = (0..10)
+            .filter(|n| last.users(&n.to_string()).is_some())
+            .count();
+        assert!(kept < 10 && kept > 0, "{kept} lists kept");
+        assert!(last.users.lock().unwrap().bytes <= MAX_BYTES);
+        last.remember_users("0", &members(1, 1));
+        assert_eq!(last.users("0").unwrap().len(), 1, "a smaller list replaces");
     }
 }

@@ -11,7 +11,7 @@
 //! - [`admission`]: a cap on concurrent calls per lane, with a bounded queue.
 //! - [`low_priority`]: the thread timer and `static-request` calls run on.
 //! - [`breaker`]: a callback that keeps failing is paused.
-//! - [`log_budget`]: how much a plugin may log, on one line each.
+//! - [`one_line`]: plugin text made safe for the log.
 //! - [`last_good`]: the last good answers, served when a call fails.
 //! - [`cache`]: server and member lists kept for a time-to-live.
 //! - [`compiled_cache`]: compiled components kept on disk between starts.
@@ -29,9 +29,9 @@ mod egress;
 mod error;
 mod last_good;
 mod limits;
-mod log_budget;
 mod log_stream;
 mod low_priority;
+mod one_line;
 mod plugin;
 mod safe;
 mod state;
@@ -54,7 +54,7 @@ pub use convert::OutputCaps;
 pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
 pub use limits::Limits;
-pub use log_budget::one_line;
+pub use one_line::one_line;
 pub use plugin::Plugin;
 
 use bindings::{Provider, ProviderPre};

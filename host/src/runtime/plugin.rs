@@ -27,10 +27,11 @@ use super::convert::OutputCaps;
 use super::error::PluginError;
 use super::last_good::LastGood;
 use super::limits::{EpochTicker, Limits, MemoryCap};
-use super::log_budget::{LogBudget, one_line};
 use super::low_priority::LowPriority;
+use super::one_line::one_line;
 use super::state::{PluginIdentity, PluginState};
 use super::{PluginSpec, RuntimeParts};
+use crate::limits::LogBudget;
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 
 /// Slack between the epoch-enforced deadline and the tokio timeout that
@@ -58,8 +59,8 @@ pub struct Plugin {
     lanes: Lanes,
     pub(super) breakers: Breakers,
     pub(super) last_good: LastGood,
-    pub(super) cached_servers: CallCache<Vec<ServerEntry>>,
-    pub(super) cached_users: CallCache<Vec<Member>>,
+    pub(super) cached_servers: CallCache<Vec<ServerEntry>, PluginError>,
+    pub(super) cached_users: CallCache<Vec<Member>, PluginError>,
     /// The host's own reports of this plugin's failures, rate-limited like
     /// the plugin's log so a failing flood cannot flood the log either.
     pub(super) reports: LogBudget,
@@ -97,7 +98,7 @@ impl Plugin {
                 name: spec.name.clone(),
                 config: spec.config.clone(),
                 egress: Arc::new(spec.egress.clone()),
-                log: LogBudget::new(spec.log_bytes_per_second),
+                log: Arc::new(LogBudget::new(spec.log_bytes_per_second)),
             }),
             engine,
             pre,

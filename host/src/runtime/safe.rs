@@ -12,8 +12,8 @@ use std::time::Instant;
 use super::breaker::Transition;
 use super::callback::{Callback, Lane};
 use super::error::PluginError;
-use super::log_budget::Verdict;
 use super::plugin::Plugin;
+use crate::limits::Verdict;
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 
 impl Plugin {

@@ -12,8 +12,9 @@ use super::bindings::{Level, d_back};
 use super::config_value::ConfigValue;
 use super::egress::{EgressPolicy, EgressRules};
 use super::limits::MemoryCap;
-use super::log_budget::{LogBudget, Verdict, one_line};
 use super::log_stream::LogStream;
+use super::one_line::one_line;
+use crate::limits::{LogBudget, Verdict};
 
 /// Longest log line a plugin may write; the rest is cut so a plugin cannot
 /// flood the host's log with one call.
@@ -38,8 +39,9 @@ pub struct PluginIdentity {
     pub config: BTreeMap<String, ConfigValue>,
     /// Where the plugin may send HTTP requests.
     pub egress: Arc<EgressRules>,
-    /// What it may still write to the log.
-    pub log: LogBudget,
+    /// What it may still write to the log, shared with its HTTP policy's
+    /// warnings.
+    pub log: Arc<LogBudget>,
 }
 
 impl PluginIdentity {
@@ -54,18 +56,18 @@ impl PluginIdentity {
         let plugin = self.name.as_str();
         if suppressed > 0 {
             tracing::warn!(
-                plugin,
+                plugin = %plugin,
                 suppressed,
                 "plugin log lines suppressed (over its log budget)"
             );
         }
         let message = one_line(message);
         match level {
-            Level::Trace => tracing::trace!(plugin, source, "{message}"),
-            Level::Debug => tracing::debug!(plugin, source, "{message}"),
-            Level::Info => tracing::info!(plugin, source, "{message}"),
-            Level::Warn => tracing::warn!(plugin, source, "{message}"),
-            Level::Error => tracing::error!(plugin, source, "{message}"),
+            Level::Trace => tracing::trace!(plugin = %plugin, source, "{message}"),
+            Level::Debug => tracing::debug!(plugin = %plugin, source, "{message}"),
+            Level::Info => tracing::info!(plugin = %plugin, source, "{message}"),
+            Level::Warn => tracing::warn!(plugin = %plugin, source, "{message}"),
+            Level::Error => tracing::error!(plugin = %plugin, source, "{message}"),
         }
     }
 }
@@ -94,7 +96,11 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let egress = EgressPolicy::new(&identity.name, Arc::clone(&identity.egress));
+        let egress = EgressPolicy::new(
+            &identity.name,
+            Arc::clone(&identity.egress),
+            Arc::clone(&identity.log),
+        );
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let mut http = WasiHttpCtx::new();

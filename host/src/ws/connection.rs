@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use super::join::{AuthGate, join};
-use crate::broadcast::{ConnId, Outbox};
+use crate::broadcast::{ConnId, OutQueue, Outbox, QueueLimit};
 use crate::limits::{ClientLimits, ConnectionGuard, TokenBucket};
 use crate::protocol::inbound::parse_binary_frame;
 use crate::protocol::{ClientError, ServerFrame, parse_client_frame, texts};
@@ -39,7 +39,11 @@ pub async fn serve<S>(
     let (sink, mut stream) = socket.split();
     let limits = shared.settings.clients.clone();
     let overflow = CancellationToken::new();
-    let (outbox, queue) = Outbox::new(limits.outgoing_queue, overflow.clone());
+    let limit = QueueLimit {
+        frames: limits.outgoing_queue,
+        bytes: limits.outgoing_queue_bytes,
+    };
+    let (outbox, queue) = Outbox::new(limit, overflow.clone());
     let writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
 
     let now = Instant::now();
@@ -234,7 +238,7 @@ impl Drop for Session {
 
 async fn write_loop<S>(
     mut sink: S,
-    mut queue: tokio::sync::mpsc::Receiver<Message>,
+    mut queue: OutQueue,
     shutdown: CancellationToken,
     overflow: CancellationToken,
 ) where

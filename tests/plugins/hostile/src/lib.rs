@@ -13,12 +13,13 @@
 //!   a host file), `socket` (try to open a TCP connection), `print` (write to
 //!   stdout and stderr, then answer normally), `ok`; and the floods:
 //!   `loud` (on-timer: 10,000 events per watched server), `unwatched`
-//!   (on-timer: 1,000 presences with 4 KiB names for servers nobody
+//!   (on-timer: 1,000 new members with 4 KiB names for `trouble`, whoever
 //!   watches), `log-flood` (4 MiB of log per call through `host.log`,
 //!   stdout and stderr), `forge` (a `host.log` message and a stderr line
 //!   with a newline and a line made up to look like the host's), `crowd`
 //!   (get-user-data: 25,000 members with 1 KiB uids and 4 KiB names, each
-//!   within the per-item caps), `status` (static-request answers the
+//!   within the per-item caps), `big` (get-user-data: 25,000 members with
+//!   200-byte names, within the answer budget), `status` (static-request answers the
 //!   status in config `status`), `fields` (creates 100,000 `wasi:http`
 //!   header maps per call and keeps them: host memory outside its cap).
 //! - `succeed_first`: this many calls of the target callback on one
@@ -60,6 +61,8 @@ enum Twist {
     Huge,
     /// Answer as much as every per-item cap allows.
     Crowd,
+    /// A big answer, within every cap and the answer budget.
+    Big,
     /// Return far more events than anyone should.
     Loud,
     /// Return events for servers nobody watches.
@@ -113,6 +116,7 @@ fn misbehave(callback: &str, applies: bool) -> Result<Twist, String> {
         "invalid" => Ok(Twist::Invalid),
         "huge" => Ok(Twist::Huge),
         "crowd" => Ok(Twist::Crowd),
+        "big" => Ok(Twist::Big),
         "loud" => Ok(Twist::Loud),
         "unwatched" => Ok(Twist::Unwatched),
         "status" => Ok(Twist::Status),
@@ -207,6 +211,12 @@ impl callbacks::Guest for Hostile {
             Twist::Huge => {
                 return Ok((0..100_000)
                     .map(|n| user(&n.to_string(), "crowd", Status::Online, "#000000"))
+                    .collect());
+            }
+            Twist::Big => {
+                let name = "b".repeat(200);
+                return Ok((0..25_000)
+                    .map(|n| user(&n.to_string(), &name, Status::Online, "#000000"))
                     .collect());
             }
             Twist::Crowd => {
@@ -371,16 +381,17 @@ fn loud(server: &str) -> Vec<Event> {
     presences.chain(messages).collect()
 }
 
-/// 1,000 presences with 4 KiB names, each for a server nobody watches
-/// (4 MB per firing, within the answer budget).
+/// 1,000 presences of new members with 4 KiB names for `trouble`, which
+/// nobody watches while `calm` is joined (4 MB per firing, within the
+/// answer budget).
 fn unwatched() -> Vec<Event> {
     static ROUND: AtomicU32 = AtomicU32::new(0);
     let round = ROUND.fetch_add(1, Ordering::Relaxed);
     (0..1_000)
         .map(|n| {
             Event::Presence(PresenceEvent {
-                server: format!("5{round:09}{n:05}"),
-                uid: format!("{n}"),
+                server: TROUBLE.into(),
+                uid: format!("{round}{n:04}"),
                 status: Status::Online,
                 username: Some("u".repeat(4_000)),
                 role_color: None,

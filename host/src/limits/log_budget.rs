@@ -1,13 +1,13 @@
-//! How much one plugin may write to the host's log: a budget of bytes per
-//! second shared by all of its instances and all of its outputs
-//! (`host.log`, stdout, stderr), with a summary of what was held back. Past
-//! the budget lines are dropped, never queued, so a loud plugin costs the
-//! host no more than the budget.
+//! How much may be written to the log about one source (a plugin's own
+//! lines, the host's reports of its failures, refused connections): a
+//! budget of bytes per second, with a count of what was held back. Past the
+//! budget lines are dropped, never queued, so a loud source costs the host
+//! no more than its budget.
 
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::limits::TokenBucket;
+use super::TokenBucket;
 
 /// What a short line costs at least, so a flood of empty lines is bounded
 /// in lines as well as in bytes.
@@ -61,29 +61,6 @@ impl LogBudget {
     }
 }
 
-/// `text` on one line: control characters (line breaks, escape sequences),
-/// Unicode line and paragraph separators and direction overrides are
-/// written as escapes, so nothing a plugin writes can start a line of its
-/// own or disguise itself as the host's.
-pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    let mut clean = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            clean.extend(c.escape_default());
-        } else {
-            clean.push(c);
-        }
-    }
-    clean.into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,16 +78,5 @@ mod tests {
         assert_eq!(budget.admit(10, t0), Verdict::Drop);
         let later = t0 + Duration::from_millis(200);
         assert_eq!(budget.admit(100, later), Verdict::Write { suppressed: 2 });
-    }
-
-    #[test]
-    fn nothing_can_start_a_new_line() {
-        assert_eq!(one_line("plain text"), "plain text");
-        let forged =
-            "ok\n2026-01-01T00:00:00Z  INFO d_back::ws::join: accepted\r\x1b[2K\u{2028}x\u{202e}";
-        let clean = one_line(forged);
-        assert!(!clean.chars().any(|c| c.is_control()));
-        assert!(!clean.contains('\u{2028}') && !clean.contains('\u{202e}'));
-        assert!(clean.starts_with("ok\\n2026"));
     }
 }
