@@ -164,6 +164,11 @@ fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
                 .collect();
             json_reply(StatusCode::OK, Value::Array(page))
         }
+        // A token that makes the API fail, as an attacker who found how to
+        // trip Discord (rate limits, outages) would send.
+        ["users", "@me", ..] if auth.starts_with("Bearer boom") => {
+            json_reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": "500"}))
+        }
         ["users", "@me"] => match auth.as_str() {
             a if a == format!("Bearer {ANN_TOKEN}") => {
                 json_reply(StatusCode::OK, json!({"id": "42", "username": "ann"}))

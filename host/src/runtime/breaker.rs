@@ -5,7 +5,8 @@
 //! the calls a join needs. Only failures count (traps, limits, deadlines,
 //! errors); a refusal, such as `false` for a token, is an answer.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::callback::Callback;
@@ -38,17 +39,53 @@ struct State {
     open_until: Option<Instant>,
 }
 
-/// One breaker per callback.
+/// Breakers per callback and, for the callbacks where one caller could
+/// make calls fail for everybody, per key: `get-user-data` and
+/// `get-client-id` per server (a server whose member list fails pauses only
+/// that server), `validate-discord-user` per client address (a browser that
+/// makes logins fail pauses only its own). Keys are bounded: past
+/// [`MAX_KEYED`] breakers, closed ones are forgotten, and a key that still
+/// finds no room is not paused at all.
 #[derive(Debug)]
-pub struct Breakers([Breaker; Callback::ALL.len()]);
+pub struct Breakers {
+    config: BreakerConfig,
+    by_callback: [Arc<Breaker>; Callback::ALL.len()],
+    keyed: Mutex<HashMap<(Callback, String), Arc<Breaker>>>,
+}
+
+/// Keyed breakers kept at most.
+const MAX_KEYED: usize = 10_000;
 
 impl Breakers {
     pub fn new(config: BreakerConfig) -> Self {
-        Self(std::array::from_fn(|_| Breaker::new(config)))
+        Self {
+            config,
+            by_callback: std::array::from_fn(|_| Arc::new(Breaker::new(config))),
+            keyed: Mutex::default(),
+        }
     }
 
-    pub fn of(&self, callback: Callback) -> &Breaker {
-        &self.0[callback.index()]
+    /// The breaker for a call of `callback`: the callback's own when `key`
+    /// is `None`, else the one of `key`; `None` when no room is left for a
+    /// new key.
+    pub fn of(&self, callback: Callback, key: Option<&str>) -> Option<Arc<Breaker>> {
+        let Some(key) = key else {
+            return Some(Arc::clone(&self.by_callback[callback.index()]));
+        };
+        let mut keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = (callback, key.to_string());
+        if let Some(breaker) = keyed.get(&entry) {
+            return Some(Arc::clone(breaker));
+        }
+        if keyed.len() >= MAX_KEYED {
+            keyed.retain(|_, breaker| Arc::strong_count(breaker) > 1 || !breaker.is_clear());
+            if keyed.len() >= MAX_KEYED {
+                return None;
+            }
+        }
+        let breaker = Arc::new(Breaker::new(self.config));
+        keyed.insert(entry, Arc::clone(&breaker));
+        Some(breaker)
     }
 }
 
@@ -76,6 +113,12 @@ impl Breaker {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when it has seen no failure since its last success.
+    fn is_clear(&self) -> bool {
+        let state = self.state();
+        state.consecutive == 0 && state.trips == 0
     }
 
     /// `None` when calls may go through; otherwise how long it stays open.
@@ -153,14 +196,28 @@ mod tests {
     }
 
     #[test]
-    fn each_callback_has_its_own_breaker() {
+    fn each_callback_and_key_has_its_own_breaker() {
         let breakers = Breakers::new(BreakerConfig {
             failures: 1,
             ..BreakerConfig::default()
         });
         let now = Instant::now();
-        breakers.of(Callback::StaticRequest).record_failure(now);
-        assert!(breakers.of(Callback::StaticRequest).open_for(now).is_some());
-        assert!(breakers.of(Callback::GetUserData).open_for(now).is_none());
+        let statics = breakers.of(Callback::StaticRequest, None).unwrap();
+        statics.record_failure(now);
+        assert!(statics.open_for(now).is_some());
+        let servers = breakers.of(Callback::GetServerData, None).unwrap();
+        assert!(servers.open_for(now).is_none());
+        let attacker = breakers
+            .of(Callback::ValidateDiscordUser, Some("10.0.0.1"))
+            .unwrap();
+        attacker.record_failure(now);
+        assert!(attacker.open_for(now).is_some());
+        let member = breakers
+            .of(Callback::ValidateDiscordUser, Some("10.0.0.2"))
+            .unwrap();
+        assert!(
+            member.open_for(now).is_none(),
+            "another address is not paused"
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The answers the rest of the host uses. Server and member lists come from
 //! the host-side cache when fresh; each call goes through its callback's
-//! circuit breaker; a failed call is logged once here (within the plugin's
+//! circuit breaker (per server or per client address where one caller
+//! could otherwise pause a callback for all); a failed call is logged once here (within the plugin's
 //! report budget), naming plugin, callback and cause, and replaced by the
 //! last good answer where there is one (server and member lists) or else
 //! the safe default.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +21,7 @@ use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
     pub async fn servers(&self) -> Vec<ServerEntry> {
-        let fetch = || self.guarded(Callback::GetServerData, self.get_server_data());
+        let fetch = || self.guarded(Callback::GetServerData, None, self.get_server_data());
         match self.cached_servers.get_or_fetch("", fetch).await {
             Ok(servers) => {
                 self.last_good.remember_servers(&servers);
@@ -27,7 +29,7 @@ impl Plugin {
             }
             Err(cause) => {
                 let last = self.last_good.servers();
-                self.report(Callback::GetServerData, &cause, last.is_some());
+                self.report(Callback::GetServerData, None, &cause, last.is_some());
                 last.unwrap_or_default()
             }
         }
@@ -35,7 +37,13 @@ impl Plugin {
 
     /// The members of `server`; the last good list, or none, when the plugin fails.
     pub async fn users(&self, server: &str) -> Vec<Member> {
-        let fetch = || self.guarded(Callback::GetUserData, self.get_user_data(server));
+        let fetch = || {
+            self.guarded(
+                Callback::GetUserData,
+                Some(server),
+                self.get_user_data(server),
+            )
+        };
         match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
                 self.last_good.remember_users(server, &users);
@@ -43,7 +51,7 @@ impl Plugin {
             }
             Err(cause) => {
                 let last = self.last_good.users(server);
-                self.report(Callback::GetUserData, &cause, last.is_some());
+                self.report(Callback::GetUserData, Some(server), &cause, last.is_some());
                 last.unwrap_or_default()
             }
         }
@@ -57,7 +65,7 @@ impl Plugin {
         self.background
             .run(async move {
                 let outcome = plugin
-                    .guarded(Callback::StaticRequest, plugin.static_request(&path))
+                    .guarded(Callback::StaticRequest, None, plugin.static_request(&path))
                     .await;
                 plugin.or_default(Callback::StaticRequest, outcome)
             })
@@ -66,10 +74,19 @@ impl Plugin {
     }
 
     /// Whether the token's holder may join; a failing plugin refuses.
-    pub async fn accepts(&self, token: &str, user: &DiscordUserClaim, server: &str) -> bool {
+    /// `caller` (the browser's address) keys the breaker: a browser whose
+    /// logins make the plugin fail pauses logins from its address only.
+    pub async fn accepts(
+        &self,
+        token: &str,
+        user: &DiscordUserClaim,
+        server: &str,
+        caller: IpAddr,
+    ) -> bool {
         let verdict = self
             .guarded(
                 Callback::ValidateDiscordUser,
+                Some(&caller.to_string()),
                 self.validate_discord_user(token, user, server),
             )
             .await;
@@ -79,7 +96,11 @@ impl Plugin {
     /// The OAuth2 client id of `server`, if the plugin knows and answers.
     pub async fn client_id(&self, server: &str) -> Option<String> {
         let outcome = self
-            .guarded(Callback::GetClientId, self.get_client_id(server))
+            .guarded(
+                Callback::GetClientId,
+                Some(server),
+                self.get_client_id(server),
+            )
             .await;
         self.or_default(Callback::GetClientId, outcome)
     }
@@ -87,7 +108,7 @@ impl Plugin {
     /// Events for timer `name`; none when the plugin fails.
     pub async fn events(&self, name: &str, servers: &[String]) -> Vec<Event> {
         let outcome = self
-            .guarded(Callback::OnTimer, self.on_timer(name, servers))
+            .guarded(Callback::OnTimer, None, self.on_timer(name, servers))
             .await;
         self.or_default(Callback::OnTimer, outcome)
     }
@@ -98,28 +119,39 @@ impl Plugin {
     async fn guarded<T>(
         &self,
         callback: Callback,
+        key: Option<&str>,
         call: impl Future<Output = Result<T, PluginError>>,
     ) -> Result<T, PluginError> {
-        let breaker = self.breakers.of(callback);
-        if let Some(left) = breaker.open_for(Instant::now()) {
+        let breaker = self.breakers.of(callback, key);
+        if let Some(left) = breaker.as_ref().and_then(|b| b.open_for(Instant::now())) {
             return Err(PluginError::CircuitOpen(left));
         }
         let outcome = call.await;
+        let Some(breaker) = breaker else {
+            return outcome;
+        };
         let transition = match &outcome {
             Ok(_) => breaker.record_success(),
             Err(cause) if cause.counts_against_plugin() => breaker.record_failure(Instant::now()),
             Err(_) => Transition::None,
         };
         let (plugin, callback) = (self.name(), callback.as_str());
+        let key = key.unwrap_or_default();
         match transition {
             Transition::Opened(pause) => tracing::warn!(
                 plugin,
                 callback,
+                key,
                 ?pause,
                 "callback keeps failing; pausing calls to it"
             ),
             Transition::Recovered => {
-                tracing::info!(plugin, callback, "callback recovered; calling it again")
+                tracing::info!(
+                    plugin,
+                    callback,
+                    key,
+                    "callback recovered; calling it again"
+                )
             }
             Transition::None => {}
         }
@@ -128,14 +160,21 @@ impl Plugin {
 
     fn or_default<T: Default>(&self, callback: Callback, outcome: Result<T, PluginError>) -> T {
         outcome.unwrap_or_else(|cause| {
-            self.report(callback, &cause, false);
+            self.report(callback, None, &cause, false);
             T::default()
         })
     }
 
-    fn report(&self, callback: Callback, cause: &PluginError, served_last_good: bool) {
+    fn report(
+        &self,
+        callback: Callback,
+        key: Option<&str>,
+        cause: &PluginError,
+        served_last_good: bool,
+    ) {
         let plugin = self.name();
         let callback = callback.as_str();
+        let key = key.unwrap_or_default();
         let fallback = if served_last_good {
             "serving the last good answer"
         } else {
@@ -148,7 +187,7 @@ impl Plugin {
             cause,
             PluginError::CircuitOpen(_) | PluginError::Overloaded(Lane::Timer, _)
         ) {
-            tracing::debug!(plugin, callback, %cause, fallback, "plugin call skipped");
+            tracing::debug!(plugin, callback, key, %cause, fallback, "plugin call skipped");
             return;
         }
         let cause = cause.to_string();
@@ -162,7 +201,7 @@ impl Plugin {
                         "reports of failed plugin calls suppressed (over the report budget)"
                     );
                 }
-                tracing::warn!(plugin, callback, %cause, fallback, "plugin call failed");
+                tracing::warn!(plugin, callback, key, %cause, fallback, "plugin call failed");
             }
         }
     }

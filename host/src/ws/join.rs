@@ -136,7 +136,10 @@ async fn authorize(
     }
     let outcome = match (&credentials.discord_token, &credentials.discord_user) {
         (Some(token), Some(user)) => {
-            if plugin.accepts(token, user, &server.snowflake).await {
+            if plugin
+                .accepts(token, user, &server.snowflake, gate.ip)
+                .await
+            {
                 Ok(())
             } else {
                 Err(JoinRefusal::AuthenticationFailed)
