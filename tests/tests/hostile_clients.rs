@@ -321,3 +321,54 @@ async fn tokens_and_passwords_never_reach_the_log() {
         assert!(!text.contains(secret), "{secret} was logged");
     }
 }
+
+#[tokio::test]
+async fn plain_http_connections_are_capped_per_address_and_in_all() {
+    let mut settings = quiet_mock();
+    settings.clients.max_http_connections_per_ip = 4;
+    settings.clients.max_http_connections = 6;
+    let server = TestServer::start(settings).await;
+    // Idle keep-alive connections that send nothing hold their slots.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut refused = TcpStream::connect(server.addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    // Well inside the 5 s an idle connection gets for its request head.
+    let read = tokio::time::timeout(Duration::from_secs(2), refused.read(&mut byte))
+        .await
+        .expect("closed at once, not left hanging");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the fifth is closed unanswered"
+    );
+    // Another address still gets in, up to the total cap.
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut second = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((other, 0).into()).unwrap();
+        second.push(socket.connect(server.addr).await.unwrap());
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((other, 0).into()).unwrap();
+    let mut over_total = socket.connect(server.addr).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(2), over_total.read(&mut byte))
+        .await
+        .expect("closed at once");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the seventh in all is closed"
+    );
+    // Slots free when connections end.
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        http(server.addr, "GET", "/api/version", &[], b"")
+            .await
+            .status,
+        200
+    );
+    server.stop().await;
+}

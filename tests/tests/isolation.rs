@@ -225,6 +225,27 @@ async fn login_as_ann(server: &ChildServer) -> Value {
         .await
 }
 
+/// An attack the plugin makes on its own (its timers): the server runs
+/// `config`, a calm crowd joins, then a second crowd joins while the attack
+/// goes on for `seconds`. Nobody may be hurt and no join call may fail.
+/// Returns the server, the numbers, and how much its RSS grew, in MiB.
+async fn plugin_attack(config: &str, name: &'static str, seconds: u64) -> (Started, Measured, u64) {
+    let server = start(config).await;
+    let before = rss_kib(server.pid()).unwrap();
+    let measured = under_attack(
+        &server,
+        name,
+        Value::Null,
+        Duration::from_secs(seconds),
+        async {},
+    )
+    .await;
+    measured.assert_nobody_hurt();
+    assert_no_join_call_failed(&server);
+    let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
+    (server, measured, growth_mib)
+}
+
 /// Finding 1: bogus tokens from many addresses are refusals, not plugin
 /// failures; they pause nothing, and a member with a valid token is let in
 /// right after and 3 s later, while the public server keeps its members.
@@ -310,22 +331,8 @@ async fn a_failing_server_pauses_only_itself() {
 /// browser; what is over the per-server budget is dropped and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loud_plugin_disconnects_nobody() {
-    let server = start(&hostile(&[
-        ("target", "on-timer"),
-        ("mode", "loud"),
-        ("tick_ms", "100"),
-    ]))
-    .await;
-    let measured = under_attack(
-        &server,
-        "loud timer",
-        Value::Null,
-        Duration::from_secs(6),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
+    let config = hostile(&[("target", "on-timer"), ("mode", "loud"), ("tick_ms", "100")]);
+    let (server, measured, _) = plugin_attack(&config, "loud timer", 6).await;
     assert!(
         measured.attacked.frames_after_join > 0,
         "the events that fit the budget arrive"
@@ -344,24 +351,12 @@ async fn a_loud_plugin_disconnects_nobody() {
 /// memory: memory stays flat and a later join of another server is small.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_for_unwatched_servers_are_not_kept() {
-    let server = start(&hostile(&[
+    let config = hostile(&[
         ("target", "on-timer"),
         ("mode", "unwatched"),
         ("tick_ms", "100"),
-    ]))
-    .await;
-    let before = rss_kib(server.pid()).unwrap();
-    let measured = under_attack(
-        &server,
-        "unwatched presences",
-        Value::Null,
-        Duration::from_secs(5),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
-    let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
+    ]);
+    let (server, _, growth_mib) = plugin_attack(&config, "unwatched presences", 5).await;
     assert!(growth_mib < 200, "RSS grew {growth_mib} MiB");
     let mut client = Client::connect(server.addr()).await;
     client.recv().await;
@@ -374,22 +369,12 @@ async fn events_for_unwatched_servers_are_not_kept() {
 /// with a count of what was suppressed, and joins go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_flood_is_cut_to_the_budget() {
-    let server = start(&hostile(&[
+    let config = hostile(&[
         ("target", "on-timer"),
         ("mode", "log-flood"),
         ("tick_ms", "100"),
-    ]))
-    .await;
-    let measured = under_attack(
-        &server,
-        "log flood",
-        Value::Null,
-        Duration::from_secs(6),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
+    ]);
+    let (server, measured, _) = plugin_attack(&config, "log flood", 6).await;
     // 32 KiB/s with a 128 KiB burst, and the host's own lines.
     assert!(
         measured.log_bytes_per_second < 96.0 * 1024.0,
@@ -433,17 +418,8 @@ async fn plugin_output_cannot_forge_host_lines() {
 /// Finding 6: more timers than the cap are refused at load; joins go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_timers_are_refused() {
-    let server = start(&hostile(&[("tick_ms", "100"), ("timer_count", "20000")])).await;
-    let measured = under_attack(
-        &server,
-        "20,000 timers",
-        Value::Null,
-        Duration::from_secs(3),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
+    let config = hostile(&[("tick_ms", "100"), ("timer_count", "20000")]);
+    let (server, _, _) = plugin_attack(&config, "20,000 timers", 3).await;
     assert!(
         server
             .log_text()
@@ -454,23 +430,13 @@ async fn too_many_timers_are_refused() {
 /// Finding 6: timers that hang every call hold their own lane only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_timers_do_not_starve_joins() {
-    let server = start(&hostile(&[
+    let config = hostile(&[
         ("target", "on-timer"),
         ("mode", "sleep"),
         ("tick_ms", "100"),
         ("timer_count", "16"),
-    ]))
-    .await;
-    let measured = under_attack(
-        &server,
-        "16 hanging timers",
-        Value::Null,
-        Duration::from_secs(4),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
+    ]);
+    plugin_attack(&config, "16 hanging timers", 4).await;
 }
 
 /// Finding 9: a flood of plain GETs on a slow `static-request` falls back
@@ -669,7 +635,7 @@ async fn a_crowd_of_big_members_is_over_the_budget() {
 /// instance that hits the bound is dropped with the cause logged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_side_resources_are_bounded() {
-    let server = start(&config(
+    let config = config(
         &plugins::hostile(),
         "",
         "memory_mib = 32",
@@ -678,22 +644,10 @@ async fn host_side_resources_are_bounded() {
             ("mode", "fields"),
             ("tick_ms", "100"),
         ],
-    ))
-    .await;
-    let before = rss_kib(server.pid()).unwrap();
-    let measured = under_attack(
-        &server,
-        "kept wasi:http fields",
-        Value::Null,
-        Duration::from_secs(5),
-        async {},
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
+    );
+    let (server, _, growth_mib) = plugin_attack(&config, "kept wasi:http fields", 5).await;
     // One timer instance at a time: its 32 MiB, 16 MiB of header maps, and
     // the host's own growth with 100 browsers.
-    let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
     assert!(growth_mib < 150, "RSS grew {growth_mib} MiB");
     let log = server.log_text();
     assert!(log.contains("resource table"), "the cause is logged");
