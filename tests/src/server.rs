@@ -90,6 +90,12 @@ impl TestServer {
         assert_eq!(joined["type"], "server-join", "{joined}");
     }
 
+    /// Proves the server still answers plain HTTP: `/api/version` is 200.
+    pub async fn assert_answers_http(&self) {
+        let reply = crate::http(self.addr, "GET", "/api/version", &[], b"").await;
+        assert_eq!(reply.status, 200);
+    }
+
     /// Waits (up to 10 s) until exactly `n` WebSocket connections are open.
     pub async fn wait_for_open(&self, n: usize) {
         for _ in 0..200 {

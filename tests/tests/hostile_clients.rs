@@ -71,12 +71,7 @@ async fn connections_past_the_caps_get_503_without_touching_the_plugin() {
         calls
     );
     // Plain HTTP is not a WebSocket and is not capped.
-    assert_eq!(
-        http(server.addr, "GET", "/api/version", &[], b"")
-            .await
-            .status,
-        200
-    );
+    server.assert_answers_http().await;
     // A slot frees when a connection ends.
     drop(clients.pop());
     server.wait_for_open(2).await;
@@ -127,12 +122,7 @@ async fn silent_and_slow_handshakes_are_cut_off() {
         .expect("closed in time");
 
     // The server still answers.
-    assert_eq!(
-        http(server.addr, "GET", "/api/version", &[], b"")
-            .await
-            .status,
-        200
-    );
+    server.assert_answers_http().await;
     server.stop().await;
 }
 
@@ -147,12 +137,7 @@ async fn oversized_request_heads_are_refused() {
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply)).await;
     let head = String::from_utf8_lossy(&reply);
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
-    assert_eq!(
-        http(server.addr, "GET", "/api/version", &[], b"")
-            .await
-            .status,
-        200
-    );
+    server.assert_answers_http().await;
     server.stop().await;
 }
 
@@ -364,11 +349,6 @@ async fn plain_http_connections_are_capped_per_address_and_in_all() {
     // Slots free when connections end.
     drop(idle);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        http(server.addr, "GET", "/api/version", &[], b"")
-            .await
-            .status,
-        200
-    );
+    server.assert_answers_http().await;
     server.stop().await;
 }

@@ -143,6 +143,20 @@ impl Measured {
     }
 }
 
+/// A WebSocket with a 4 KiB receive buffer: once it stops reading, what
+/// the server sends piles up on the server's side.
+async fn slow_reader(
+    addr: std::net::SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
+        .await
+        .unwrap();
+    ws
+}
+
 /// No call a join makes for the crowd's server failed: none was refused a
 /// slot, none waited out its deadline behind the attack, none was paused.
 fn assert_no_join_call_failed(server: &ChildServer) {
@@ -225,11 +239,20 @@ async fn login_as_ann(server: &ChildServer) -> Value {
         .await
 }
 
-/// An attack the plugin makes on its own (its timers): the server runs
-/// `config`, a calm crowd joins, then a second crowd joins while the attack
-/// goes on for `seconds`. Nobody may be hurt and no join call may fail.
-/// Returns the server, the numbers, and how much its RSS grew, in MiB.
-async fn plugin_attack(config: &str, name: &'static str, seconds: u64) -> (Started, Measured, u64) {
+/// The server runs `config`, a calm crowd joins, then `attack` (given the
+/// server's address) runs for `seconds` while a second crowd joins. Nobody
+/// may be hurt and no join call may fail. Returns the server, the numbers,
+/// and how much its RSS grew, in MiB.
+async fn attacked<A, F>(
+    config: &str,
+    name: &'static str,
+    seconds: u64,
+    attack: A,
+) -> (Started, Measured, u64)
+where
+    A: FnOnce(std::net::SocketAddr) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let server = start(config).await;
     let before = rss_kib(server.pid()).unwrap();
     let measured = under_attack(
@@ -237,13 +260,18 @@ async fn plugin_attack(config: &str, name: &'static str, seconds: u64) -> (Start
         name,
         Value::Null,
         Duration::from_secs(seconds),
-        async {},
+        attack(server.addr()),
     )
     .await;
     measured.assert_nobody_hurt();
     assert_no_join_call_failed(&server);
     let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
     (server, measured, growth_mib)
+}
+
+/// An attack the plugin makes on its own, from its timers.
+async fn plugin_attack(config: &str, name: &'static str, seconds: u64) -> (Started, Measured, u64) {
+    attacked(config, name, seconds, |_| async {}).await
 }
 
 /// Finding 1: bogus tokens from many addresses are refusals, not plugin
@@ -503,12 +531,7 @@ async fn sockets_do_not_outlive_their_slot() {
     use tokio_tungstenite::tungstenite::Message;
     let mut deaf = Vec::new();
     for _ in 0..20 {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let stream = socket.connect(addr).await.unwrap();
-        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
-            .await
-            .unwrap();
+        let mut ws = slow_reader(addr).await;
         ws.next().await.unwrap().unwrap();
         ws.send(Message::text(
             json!({"type":"connect","data":{"server":"calm"}}).to_string(),
@@ -594,40 +617,27 @@ async fn no_secret_in_the_log_at_trace() {
 /// answer: past the answer budget the join gets the safe answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crowd_of_big_members_is_over_the_budget() {
-    let server = start(&config(
+    let config = config(
         &plugins::hostile(),
         "",
         "memory_mib = 256\ndeadline_ms = 10000\nfuel = 50000000000",
         &[("target", "get-user-data"), ("mode", "crowd")],
-    ))
+    );
+    let (server, _, growth_mib) = attacked(&config, "25,000 big members", 4, |addr| async move {
+        for _ in 0..2 {
+            let mut client = Client::connect(addr).await;
+            client.recv().await;
+            let joined = client.join(json!("trouble")).await;
+            assert_eq!(joined["type"], "server-join");
+            assert!(joined.to_string().len() < 4096, "no huge frame");
+        }
+    })
     .await;
-    let before = rss_kib(server.pid()).unwrap();
-    let addr = server.addr();
-    let measured = under_attack(
-        &server,
-        "25,000 big members",
-        Value::Null,
-        Duration::from_secs(4),
-        async move {
-            for _ in 0..2 {
-                let mut client = Client::connect(addr).await;
-                client.recv().await;
-                let joined = client.join(json!("trouble")).await;
-                assert_eq!(joined["type"], "server-join");
-                assert!(joined.to_string().len() < 4096, "no huge frame");
-            }
-        },
-    )
-    .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
     assert!(server.log_text().contains("answer budget"));
     // The stated bound: per live instance its memory cap, its host
     // resources (16 MiB) and, while an answer is lifted, a copy of at most
     // its memory; one instance answers here. 64 MiB for the 100 browsers.
-    let bound_kib = (2 * 256 + 16 + 64) << 10;
-    let growth_kib = measured.peak_rss_kib.saturating_sub(before);
-    assert!(growth_kib < bound_kib, "RSS grew {growth_kib} KiB");
+    assert!(growth_mib < 2 * 256 + 16 + 64, "RSS grew {growth_mib} MiB");
 }
 
 /// Finding 2: `wasi:http` header maps a plugin creates and keeps live on
@@ -658,50 +668,33 @@ async fn host_side_resources_are_bounded() {
 /// byte bound, not after 256 frames of megabytes each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_big_joins_are_bounded_in_bytes() {
-    let server = start(&config(
+    let config = config(
         &plugins::hostile(),
         "[clients]\nframe_burst = 40",
         "",
         &[("target", "get-user-data"), ("mode", "big")],
-    ))
-    .await;
-    let before = rss_kib(server.pid()).unwrap();
-    let addr = server.addr();
-    let measured = under_attack(
-        &server,
-        "unread big joins",
-        Value::Null,
-        Duration::from_secs(5),
-        async move {
-            let deaf = (0..8).map(|_| async move {
-                let socket = tokio::net::TcpSocket::new_v4().unwrap();
-                socket.set_recv_buffer_size(4096).unwrap();
-                let stream = socket.connect(addr).await.unwrap();
-                let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
-                    .await
-                    .unwrap();
-                use futures_util::SinkExt;
-                let join = json!({"type":"connect","data":{"server":"trouble"}}).to_string();
-                for _ in 0..40 {
-                    let sent = ws
-                        .send(tokio_tungstenite::tungstenite::Message::text(join.clone()))
-                        .await;
-                    if sent.is_err() {
-                        break;
-                    }
+    );
+    let (_server, _, growth_mib) = attacked(&config, "unread big joins", 5, |addr| async move {
+        let deaf = (0..8).map(|_| async move {
+            let mut ws = slow_reader(addr).await;
+            use futures_util::SinkExt;
+            let join = json!({"type":"connect","data":{"server":"trouble"}}).to_string();
+            for _ in 0..40 {
+                let sent = ws
+                    .send(tokio_tungstenite::tungstenite::Message::text(join.clone()))
+                    .await;
+                if sent.is_err() {
+                    break;
                 }
-                // Never reads; stays open until the attack ends.
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            });
-            futures_util::future::join_all(deaf).await;
-        },
-    )
+            }
+            // Never reads; stays open until the attack ends.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        futures_util::future::join_all(deaf).await;
+    })
     .await;
-    measured.assert_nobody_hurt();
-    assert_no_join_call_failed(&server);
     // Eight deaf browsers hold 16 MiB of unread frames each at most; up to
     // 16 instances hold a member list each, and the joins being rendered
     // theirs: far below 8 × 40 unread joins of ~6.6 MB each (2 GB).
-    let growth_mib = measured.peak_rss_kib.saturating_sub(before) / 1024;
     assert!(growth_mib < 350, "RSS grew {growth_mib} MiB");
 }
