@@ -45,11 +45,15 @@ pub struct OutQueue {
 }
 
 impl OutQueue {
-    /// The next frame to write; `None` once every [`Outbox`] is gone.
+    /// The next frame to write; `None` once every [`Outbox`] is gone. Its
+    /// bytes count as unread until [`OutQueue::written`] says otherwise.
     pub async fn recv(&mut self) -> Option<Message> {
-        let message = self.rx.recv().await?;
-        self.queued_bytes.fetch_sub(message.len(), Ordering::AcqRel);
-        Some(message)
+        self.rx.recv().await
+    }
+
+    /// A frame of `len` bytes left for the socket.
+    pub fn written(&self, len: usize) {
+        self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
     }
 }
 
@@ -192,8 +196,13 @@ mod tests {
         assert!(outbox.push(big.clone()) && outbox.push(big.clone()));
         assert!(!outbox.push(big.clone()), "1,200 bytes would be queued");
         assert!(overflow.is_cancelled());
-        assert!(queue.recv().await.is_some());
-        assert!(outbox.push(big), "reading frees room");
+        let read = queue.recv().await.unwrap();
+        assert!(
+            !outbox.push(big.clone()),
+            "a frame being written still counts"
+        );
+        queue.written(read.len());
+        assert!(outbox.push(big), "writing frees room");
         let (alone, _queue) = Outbox::new(limit, CancellationToken::new());
         assert!(
             alone.push(Utf8Bytes::from("y".repeat(5000))),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 pub use hub::{ConnId, Hub, OutQueue, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
 
-use crate::model::{Event, InvalidValue, Member, PresenceUpdate, require_non_empty};
+use crate::model::{Event, InvalidValue, Member, Members, PresenceUpdate, require_non_empty};
 use crate::protocol::ServerFrame;
 
 /// Sends frames to every connection bound to a server. Cheap to clone; hand
@@ -60,18 +60,21 @@ impl Broadcaster {
         }
     }
 
-    /// Lays the latest broadcast presences of `server` over `members`, then
-    /// runs `enter` (which sends the join frame and binds the connection)
-    /// before any further presence of `server` is remembered or delivered.
+    /// Lays the latest broadcast presences of `server` over `members` (a
+    /// copy is made only when there are any), then runs `enter` (which
+    /// sends the join frame and binds the connection) before any further
+    /// presence of `server` is remembered or delivered.
     pub fn join_room<R>(
         &self,
         server: &str,
-        members: &mut Vec<Member>,
+        members: &Members,
         enter: impl FnOnce(&[Member]) -> R,
     ) -> R {
         let _order = self.order.lock(server);
-        self.presence.overlay(server, members);
-        enter(members)
+        match self.presence.overlaid(server, members) {
+            Some(overlaid) => enter(&overlaid),
+            None => enter(members),
+        }
     }
 
     /// A member wrote `message` in `channel`. Returns how many connections
@@ -177,15 +180,15 @@ mod tests {
             bytes: 1 << 20,
         };
         let (outbox, mut queue) = Outbox::new(limit, CancellationToken::new());
-        let mut members = vec![Member {
+        let members = Members::from([Member {
             uid: "1".into(),
             username: "one".into(),
             status: Status::Offline,
             role_color: RoleColor::parse("#000000").unwrap(),
-        }];
+        }]);
         let racer = broadcaster.clone();
         let mut concurrent = None;
-        broadcaster.join_room("s", &mut members, |snapshot| {
+        broadcaster.join_room("s", &members, |snapshot| {
             assert_eq!(snapshot[0].status, Status::Offline);
             // The interleaving forced: another thread broadcasts now, after
             // the snapshot, before the bind.

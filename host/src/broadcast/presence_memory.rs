@@ -86,43 +86,59 @@ impl PresenceMemory {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
+    /// `members` with what is remembered for `server` laid over them, or
+    /// `None` when nothing is (the list is then used as it is).
+    pub fn overlaid(&self, server: &str, members: &[Member]) -> Option<Vec<Member>> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let remembered = state.servers.get(server)?;
+        let mut copy = members.to_vec();
+        overlay_onto(remembered, &mut copy);
+        Some(copy)
+    }
+
     /// Lays what is remembered for `server` over `members`: statuses (and
     /// names and colors, when broadcast) win, and remembered members the
     /// provider did not list are added when their name is known.
     pub fn overlay(&self, server: &str, members: &mut Vec<Member>) {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(remembered) = state.servers.get(server) else {
-            return;
-        };
-        let mut seen = std::collections::HashSet::new();
-        for member in members.iter_mut() {
-            if let Some(update) = remembered.get(&member.uid) {
-                member.status = update.status;
-                if let Some(username) = &update.username {
-                    member.username.clone_from(username);
-                }
-                if let Some(color) = &update.role_color {
-                    member.role_color = color.clone();
-                }
-            }
-            seen.insert(member.uid.clone());
+        if let Some(remembered) = state.servers.get(server) {
+            overlay_onto(remembered, members);
         }
-        let mut added: Vec<Member> = remembered
-            .values()
-            .filter(|update| !seen.contains(&update.uid))
-            .filter_map(|update| {
-                let username = update.username.clone().filter(|name| !name.is_empty())?;
-                Some(Member {
-                    uid: update.uid.clone(),
-                    username,
-                    status: update.status,
-                    role_color: update.role_color.clone().unwrap_or_else(neutral_color),
-                })
-            })
-            .collect();
-        added.sort_by(|a, b| a.uid.cmp(&b.uid));
-        members.extend(added);
     }
+}
+
+/// Statuses (and names and colors, when broadcast) of `remembered` win;
+/// remembered members missing from `members` are added when their name is
+/// known.
+fn overlay_onto(remembered: &HashMap<String, PresenceUpdate>, members: &mut Vec<Member>) {
+    let mut seen = std::collections::HashSet::new();
+    for member in members.iter_mut() {
+        if let Some(update) = remembered.get(&member.uid) {
+            member.status = update.status;
+            if let Some(username) = &update.username {
+                member.username.clone_from(username);
+            }
+            if let Some(color) = &update.role_color {
+                member.role_color = color.clone();
+            }
+        }
+        seen.insert(member.uid.clone());
+    }
+    let mut added: Vec<Member> = remembered
+        .values()
+        .filter(|update| !seen.contains(&update.uid))
+        .filter_map(|update| {
+            let username = update.username.clone().filter(|name| !name.is_empty())?;
+            Some(Member {
+                uid: update.uid.clone(),
+                username,
+                status: update.status,
+                role_color: update.role_color.clone().unwrap_or_else(neutral_color),
+            })
+        })
+        .collect();
+    added.sort_by(|a, b| a.uid.cmp(&b.uid));
+    members.extend(added);
 }
 
 fn neutral_color() -> RoleColor {

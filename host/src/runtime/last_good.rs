@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::model::{Member, ServerEntry};
+use crate::model::{Member, Members, ServerEntry};
 
 /// Member lists remembered at most; the keys are snowflakes from the
 /// plugin's own server list, so this is only a backstop.
@@ -25,7 +25,7 @@ pub struct LastGood {
 
 #[derive(Debug, Default)]
 struct Users {
-    by_server: HashMap<String, (usize, Vec<Member>)>,
+    by_server: HashMap<String, (usize, Members)>,
     bytes: usize,
 }
 
@@ -48,9 +48,16 @@ impl LastGood {
             .clone()
     }
 
-    pub fn remember_users(&self, server: &str, users: &[Member]) {
+    /// Keeps `users` (shared, not copied) as the last good list of `server`.
+    pub fn remember_users(&self, server: &str, users: &Members) {
         let mut remembered = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let Users { by_server, bytes } = &mut *remembered;
+        if by_server
+            .get(server)
+            .is_some_and(|(_, known)| Members::ptr_eq(known, users))
+        {
+            return;
+        }
         let known = by_server.get(server).map(|(size, _)| *size);
         if known.is_none() && by_server.len() >= MAX_REMEMBERED_SERVERS {
             return;
@@ -61,10 +68,10 @@ impl LastGood {
             return;
         }
         *bytes = total;
-        by_server.insert(server.to_string(), (new, users.to_vec()));
+        by_server.insert(server.to_string(), (new, Members::clone(users)));
     }
 
-    pub fn users(&self, server: &str) -> Option<Vec<Member>> {
+    pub fn users(&self, server: &str) -> Option<Members> {
         self.users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -79,7 +86,7 @@ mod tests {
     use super::*;
     use crate::model::{RoleColor, Status};
 
-    fn members(count: usize, name_len: usize) -> Vec<Member> {
+    fn members(count: usize, name_len: usize) -> Members {
         (0..count)
             .map(|n| Member {
                 uid: n.to_string(),

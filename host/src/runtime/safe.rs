@@ -16,7 +16,7 @@ use super::callback::{Callback, Lane};
 use super::error::PluginError;
 use super::plugin::Plugin;
 use crate::limits::Verdict;
-use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
+use crate::model::{DiscordUserClaim, Event, Members, ServerEntry, StaticReply};
 
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
@@ -36,13 +36,15 @@ impl Plugin {
     }
 
     /// The members of `server`; the last good list, or none, when the plugin fails.
-    pub async fn users(&self, server: &str) -> Vec<Member> {
-        let fetch = || {
+    pub async fn users(&self, server: &str) -> Members {
+        let fetch = || async {
             self.guarded(
                 Callback::GetUserData,
                 Some(server),
                 self.get_user_data(server),
             )
+            .await
+            .map(Members::from)
         };
         match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
@@ -52,7 +54,7 @@ impl Plugin {
             Err(cause) => {
                 let last = self.last_good.users(server);
                 self.report(Callback::GetUserData, Some(server), &cause, last.is_some());
-                last.unwrap_or_default()
+                last.unwrap_or_else(|| Members::from([]))
             }
         }
     }

@@ -175,12 +175,11 @@ impl Session {
                 let joined = join(&shared.plugin, &request, &mut gate).await;
                 self.auth_failures = gate.failures;
                 match joined {
-                    Ok(mut joined) => {
+                    Ok(joined) => {
                         let snowflake = joined.server.snowflake.clone();
-                        let mut users = std::mem::take(&mut joined.users);
                         shared
                             .broadcaster
-                            .join_room(&snowflake, &mut users, |users| {
+                            .join_room(&snowflake, &joined.users, |users| {
                                 // Queued before binding, so no broadcast can
                                 // overtake it; bound before any later presence.
                                 self.send(joined.frame(users, &request.server));
@@ -264,11 +263,13 @@ async fn write_loop<S>(
         };
         // A browser that stops reading fills its TCP window and this send
         // waits; overflow or shutdown must still end it.
+        let len = message.len();
         tokio::select! {
             sent = sink.send(message) => if sent.is_err() { return },
             () = overflow.cancelled() => return,
             () = shutdown.cancelled() => return,
         }
+        queue.written(len);
     }
 }
 

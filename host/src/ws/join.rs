@@ -7,7 +7,7 @@ use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 use crate::limits::AuthThrottle;
-use crate::model::{Member, ServerEntry};
+use crate::model::{Member, Members, ServerEntry};
 use crate::protocol::inbound::DEFAULT_SERVER;
 use crate::protocol::{ConnectRequest, Credentials, ServerFrame, texts};
 use crate::runtime::Plugin;
@@ -18,7 +18,7 @@ use crate::runtime::Plugin;
 #[derive(Debug)]
 pub struct Joined {
     pub server: ServerEntry,
-    pub users: Vec<Member>,
+    pub users: Members,
     pub client_id: Option<String>,
 }
 
