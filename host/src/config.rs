@@ -129,6 +129,12 @@ impl Settings {
             if let Some(v) = plugin.max_queued_calls {
                 spec.lanes.join.queued = v;
             }
+            if let Some(v) = plugin.login_concurrent_calls {
+                spec.lanes.logins.concurrent = positive(&key("login_concurrent_calls"), v)?;
+            }
+            if let Some(v) = plugin.login_queued_calls {
+                spec.lanes.logins.queued = v;
+            }
             if let Some(v) = plugin.static_concurrent_calls {
                 spec.lanes.static_requests.concurrent =
                     positive(&key("static_concurrent_calls"), v)?;
@@ -392,6 +398,8 @@ struct FilePlugin {
     idle_instances: Option<usize>,
     max_concurrent_calls: Option<usize>,
     max_queued_calls: Option<usize>,
+    login_concurrent_calls: Option<usize>,
+    login_queued_calls: Option<usize>,
     static_concurrent_calls: Option<usize>,
     static_queued_calls: Option<usize>,
     log_bytes_per_second: Option<u32>,

@@ -254,8 +254,8 @@ async fn a_flood_of_slow_calls_queues_then_overflows_to_the_fallback() {
         &[("target", "validate-discord-user"), ("mode", "sleep")],
     );
     settings.plugin.limits.deadline = Duration::from_millis(1500);
-    settings.plugin.lanes.join.concurrent = 2;
-    settings.plugin.lanes.join.queued = 2;
+    settings.plugin.lanes.logins.concurrent = 2;
+    settings.plugin.lanes.logins.queued = 2;
     settings.plugin.breaker.failures = 100;
     let server = TestServer::start(settings).await;
     let answers = join_all((0..8).map(|_| async {

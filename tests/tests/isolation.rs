@@ -355,6 +355,30 @@ async fn a_failing_server_pauses_only_itself() {
     }
 }
 
+/// Of the same class as findings 1 and 9: logins that keep the provider
+/// busy (a slow `validate-discord-user`, here one that hangs to its
+/// deadline) from many addresses hold the login lane only; joins go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_logins_do_not_starve_joins() {
+    let config = hostile(&[("target", "validate-discord-user"), ("mode", "sleep")]);
+    attacked(&config, "hanging logins", 5, |addr| async move {
+        let logins = (2..10u8).flat_map(|n| {
+            (0..4).map(move |_| async move {
+                let mut client = Client::connect_from(addr, IpAddr::from([127, 0, 0, n])).await;
+                client.recv().await;
+                for _ in 0..5 {
+                    let answer = client
+                        .connect_with(json!({"server":"locked","discordToken":"good-token","discordUser":{"id":"1"}}))
+                        .await;
+                    assert_eq!(answer["type"], "error", "{answer}");
+                }
+            })
+        });
+        futures_util::future::join_all(logins).await;
+    })
+    .await;
+}
+
 /// Finding 4: a plugin returning 10,000 events per firing closes no
 /// browser; what is over the per-server budget is dropped and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

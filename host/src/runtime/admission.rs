@@ -24,7 +24,10 @@ pub struct LaneLimit {
 /// The limits of every lane of one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LaneLimits {
+    /// Each of `get-server-data`, `get-user-data` and `get-client-id`.
     pub join: LaneLimit,
+    /// `validate-discord-user`.
+    pub logins: LaneLimit,
     pub static_requests: LaneLimit,
     /// One timer call at a time, none waiting: a firing that finds the lane
     /// busy is skipped, so timers cannot pile up.
@@ -34,9 +37,16 @@ pub struct LaneLimits {
 impl Default for LaneLimits {
     fn default() -> Self {
         Self {
+            // Concurrent joins of one server share one member-list call, so
+            // eight slots serve eight servers joined at once.
             join: LaneLimit {
-                concurrent: 16,
+                concurrent: 8,
                 queued: 256,
+            },
+            // Logins are rare and throttled per address and connection.
+            logins: LaneLimit {
+                concurrent: 4,
+                queued: 64,
             },
             // Plain GETs rarely need the plugin; two slots serve a plugin
             // that answers some paths, and a flood falls back to static
@@ -56,7 +66,10 @@ impl Default for LaneLimits {
 /// One admission per lane.
 #[derive(Debug)]
 pub struct Lanes {
-    join: Admission,
+    servers: Admission,
+    members: Admission,
+    client_ids: Admission,
+    logins: Admission,
     static_requests: Admission,
     timers: Admission,
 }
@@ -64,7 +77,10 @@ pub struct Lanes {
 impl Lanes {
     pub fn new(limits: &LaneLimits) -> Self {
         Self {
-            join: Admission::new(Lane::Join, limits.join),
+            servers: Admission::new(Lane::Servers, limits.join),
+            members: Admission::new(Lane::Members, limits.join),
+            client_ids: Admission::new(Lane::ClientIds, limits.join),
+            logins: Admission::new(Lane::Logins, limits.logins),
             static_requests: Admission::new(Lane::Static, limits.static_requests),
             timers: Admission::new(Lane::Timer, limits.timers),
         }
@@ -72,7 +88,10 @@ impl Lanes {
 
     pub fn get(&self, lane: Lane) -> &Admission {
         match lane {
-            Lane::Join => &self.join,
+            Lane::Servers => &self.servers,
+            Lane::Members => &self.members,
+            Lane::ClientIds => &self.client_ids,
+            Lane::Logins => &self.logins,
             Lane::Static => &self.static_requests,
             Lane::Timer => &self.timers,
         }
@@ -134,7 +153,7 @@ mod tests {
     #[tokio::test]
     async fn admits_up_to_the_cap_queues_then_refuses() {
         let admission = Admission::new(
-            Lane::Join,
+            Lane::Members,
             LaneLimit {
                 concurrent: 1,
                 queued: 1,
@@ -168,12 +187,13 @@ mod lane_tests {
             (0..2).map(|_| lanes.get(Lane::Static).enter(Duration::ZERO)),
         )
         .await;
-        assert!(
-            lanes
-                .get(Lane::Join)
-                .enter(Duration::from_millis(10))
-                .await
-                .is_ok()
-        );
+        let _logins: Vec<_> = futures_util::future::join_all(
+            (0..4).map(|_| lanes.get(Lane::Logins).enter(Duration::ZERO)),
+        )
+        .await;
+        assert!(lanes.get(Lane::Logins).enter(Duration::ZERO).await.is_err());
+        for lane in [Lane::Servers, Lane::Members, Lane::ClientIds] {
+            assert!(lanes.get(lane).enter(Duration::ZERO).await.is_ok());
+        }
     }
 }

@@ -13,12 +13,18 @@ pub enum Callback {
 }
 
 /// Where a call waits for a slot. Each lane has its own slots and queue, so
-/// a flood in one (plain GETs, a busy timer) never takes the slots of
-/// another; joins have a lane to themselves.
+/// a flood of one callback (plain GETs, logins, a busy timer) never takes
+/// the slots of another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
-    /// What a browser waits for while it connects and joins.
-    Join,
+    /// `get-server-data`: every new connection and join.
+    Servers,
+    /// `get-user-data`: every join.
+    Members,
+    /// `get-client-id`: every join.
+    ClientIds,
+    /// `validate-discord-user`: logins to passworded servers.
+    Logins,
     /// `static-request`: plain HTTP requests.
     Static,
     /// `timers` and `on-timer`: the plugin's own activity, the lowest priority.
@@ -55,10 +61,10 @@ impl Callback {
 
     pub fn lane(self) -> Lane {
         match self {
-            Self::GetServerData
-            | Self::GetUserData
-            | Self::ValidateDiscordUser
-            | Self::GetClientId => Lane::Join,
+            Self::GetServerData => Lane::Servers,
+            Self::GetUserData => Lane::Members,
+            Self::GetClientId => Lane::ClientIds,
+            Self::ValidateDiscordUser => Lane::Logins,
             Self::StaticRequest => Lane::Static,
             Self::Timers | Self::OnTimer => Lane::Timer,
         }
@@ -68,7 +74,10 @@ impl Callback {
 impl Lane {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Join => "join",
+            Self::Servers => "get-server-data",
+            Self::Members => "get-user-data",
+            Self::ClientIds => "get-client-id",
+            Self::Logins => "validate-discord-user",
             Self::Static => "static-request",
             Self::Timer => "timer",
         }
