@@ -114,12 +114,13 @@ async fn allocation_past_the_memory_cap_is_refused() {
 async fn a_trap_is_contained_and_the_panic_message_is_logged() {
     let settings = hostile("trapper", "get-user-data", "trap");
     users_call_fails_safely(settings, "trapper", "trapped").await;
-    logs::wait_for(&[
+    let line = logs::wait_for(&[
         "plugin=trapper",
         "stderr",
         "hostile plugin panics in get-user-data",
     ])
     .await;
+    assert!(line.contains("WARN"), "a panic is a warning: {line}");
 }
 
 #[tokio::test]

@@ -11,11 +11,34 @@
 
 const SNOWFLAKE = '700000000000000001';
 
+// componentize-js turns a thrown Error into a trap, and the Error's message
+// never leaves the engine. This is what the starter does about it: each
+// export writes what it throws to stderr (the host logs it at WARN, tagged
+// with the plugin) and throws on, so the call still fails as it should.
+function reportingThrows(exports) {
+  return Object.fromEntries(
+    Object.entries(exports).map(([name, body]) => [
+      name,
+      (...args) => {
+        try {
+          return body(...args);
+        } catch (error) {
+          if (typeof error !== 'string') {
+            // `String(error)` is "TypeError: …"; the stack has no message.
+            console.error(`uncaught exception in ${name}: ${error}\n${error?.stack ?? ''}`);
+          }
+          throw error;
+        }
+      },
+    ]),
+  );
+}
+
 // Member lists by server. Empty on purpose: the lookups below find nothing,
 // and code that forgot to handle that crashes.
 const ROSTERS = new Map();
 
-export const callbacks = {
+export const callbacks = reportingThrows({
   getServerData() {
     return [
       {
@@ -44,9 +67,9 @@ export const callbacks = {
   getClientId(_server) {
     return undefined;
   },
-};
+});
 
-export const activity = {
+export const activity = reportingThrows({
   timers() {
     return [{ name: 'boom', intervalMs: 200 }];
   },
@@ -55,4 +78,4 @@ export const activity = {
     // TypeError as well: no roster to pick an active member from.
     return servers.map((server) => ROSTERS.get(server).members[0].presence);
   },
-};
+});
