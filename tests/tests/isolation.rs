@@ -122,14 +122,21 @@ struct Measured {
 
 impl Measured {
     fn print(&self) {
+        let ratio = |attacked: Duration, calm: Duration| {
+            attacked.as_secs_f64() / calm.as_secs_f64().max(1e-6)
+        };
+        let (attacked, calm) = (self.attacked.joins, self.calm.joins);
         eprintln!(
-            "isolation[{}]: peak RSS {} KiB; log {:.0} B/s; join p99 {:?} under attack vs {:?} calm ({:.1}x); disconnected {}; empty joins {}",
+            "isolation[{}]: peak RSS {} KiB; log {:.0} B/s; join p99 {:?} under attack vs {:?} calm ({:.1}x), median {:?} vs {:?} ({:.1}x); disconnected {}; empty joins {}",
             self.attack,
             self.peak_rss_kib,
             self.log_bytes_per_second,
-            self.attacked.joins.p99,
-            self.calm.joins.p99,
-            self.attacked.joins.p99.as_secs_f64() / self.calm.joins.p99.as_secs_f64().max(1e-6),
+            attacked.p99,
+            calm.p99,
+            ratio(attacked.p99, calm.p99),
+            attacked.median,
+            calm.median,
+            ratio(attacked.median, calm.median),
             self.attacked.disconnected,
             self.attacked.empty_joins,
         );
