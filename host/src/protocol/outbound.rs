@@ -1,9 +1,10 @@
 //! What the server sends. Each frame renders to its JSON text once; a
 //! broadcast shares that text with every connection it goes to.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
-use crate::model::{Member, PresenceUpdate, ServerEntry};
+use crate::model::{Member, PresenceUpdate, RoleColor, ServerEntry, Status};
 
 /// One server-to-browser frame.
 #[derive(Debug, Clone, Copy)]
@@ -35,92 +36,190 @@ pub enum ServerFrame<'a> {
 }
 
 impl ServerFrame<'_> {
+    /// The frame's JSON text, written straight from the borrowed values:
+    /// no intermediate tree, no copies of the member list.
     pub fn to_json(self) -> String {
-        self.to_value().to_string()
+        serde_json::to_string(&self).unwrap_or_else(|_| unreachable!("frames are plain JSON"))
     }
+}
 
-    fn to_value(self) -> Value {
-        match self {
+/// Every frame's outer object: `type`, then `server` for broadcasts, then
+/// `data`, in the order d-back writes them.
+#[derive(Serialize)]
+struct Envelope<'a, D> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    data: D,
+}
+
+fn envelope<'a, D: Serialize>(
+    kind: &'static str,
+    server: Option<&'a str>,
+    data: D,
+) -> Envelope<'a, D> {
+    Envelope { kind, server, data }
+}
+
+impl Serialize for ServerFrame<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
             Self::ServerList(servers) => {
-                let data: Map<String, Value> = servers
-                    .iter()
-                    .map(|s| {
-                        let public = json!({
-                            "id": s.id,
-                            "name": s.name,
-                            "passworded": s.passworded,
-                            "default": s.is_default,
-                        });
-                        (s.snowflake.clone(), public)
-                    })
-                    .collect();
-                json!({ "type": "server-list", "data": data })
+                envelope("server-list", None, PublicServers(servers)).serialize(serializer)
             }
             Self::ServerJoin {
                 users,
                 requested,
                 server_name,
                 client_id,
-            } => {
-                let users: Map<String, Value> = users
-                    .iter()
-                    .map(|m| {
-                        let user = json!({
-                            "uid": m.uid,
-                            "username": m.username,
-                            "status": m.status,
-                            "roleColor": m.role_color,
-                        });
-                        (m.uid.clone(), user)
-                    })
-                    .collect();
-                let mut data = json!({
-                    "users": users,
-                    "request": { "server": requested },
-                    "serverName": server_name,
-                });
-                if let Some(client_id) = client_id {
-                    data["clientId"] = json!(client_id);
-                }
-                json!({ "type": "server-join", "data": data })
-            }
-            Self::Presence { server, update } => {
-                let mut data = json!({ "uid": update.uid, "status": update.status });
-                if let Some(username) = &update.username {
-                    data["username"] = json!(username);
-                }
-                if let Some(color) = &update.role_color {
-                    data["roleColor"] = json!(color);
-                }
-                if update.delete {
-                    data["delete"] = json!(true);
-                }
-                json!({ "type": "presence", "server": server, "data": data })
-            }
+            } => envelope(
+                "server-join",
+                None,
+                JoinData {
+                    users: Users(users),
+                    request: Request { server: requested },
+                    server_name,
+                    client_id,
+                },
+            )
+            .serialize(serializer),
+            Self::Presence { server, update } => envelope(
+                "presence",
+                Some(server),
+                PresenceData {
+                    uid: &update.uid,
+                    status: update.status,
+                    username: update.username.as_deref(),
+                    role_color: update.role_color.as_ref(),
+                    delete: update.delete,
+                },
+            )
+            .serialize(serializer),
             Self::Message {
                 server,
                 uid,
                 message,
                 channel,
-            } => json!({
-                "type": "message",
-                "server": server,
-                "data": { "uid": uid, "message": message, "channel": channel },
-            }),
-            Self::ClientId { server, client_id } => json!({
-                "type": "update-clientid",
-                "server": server,
-                "data": { "clientId": client_id },
-            }),
-            Self::Error(message) => json!({ "type": "error", "data": { "message": message } }),
+            } => envelope(
+                "message",
+                Some(server),
+                MessageData {
+                    uid,
+                    message,
+                    channel,
+                },
+            )
+            .serialize(serializer),
+            Self::ClientId { server, client_id } => {
+                envelope("update-clientid", Some(server), ClientIdData { client_id })
+                    .serialize(serializer)
+            }
+            Self::Error(message) => {
+                envelope("error", None, ErrorData { message }).serialize(serializer)
+            }
         }
     }
+}
+
+/// Snowflake to public fields; the password never leaves the host.
+struct PublicServers<'a>(&'a [ServerEntry]);
+
+impl Serialize for PublicServers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|s| {
+            let public = PublicServer {
+                id: &s.id,
+                name: &s.name,
+                passworded: s.passworded,
+                default: s.is_default,
+            };
+            (&s.snowflake, public)
+        }))
+    }
+}
+
+#[derive(Serialize)]
+struct PublicServer<'a> {
+    id: &'a str,
+    name: &'a str,
+    passworded: bool,
+    default: bool,
+}
+
+/// Uid to member; uids are unique (checked at the plugin boundary, and the
+/// presence overlay only adds uids not listed).
+struct Users<'a>(&'a [Member]);
+
+impl Serialize for Users<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|m| (&m.uid, User(m))))
+    }
+}
+
+struct User<'a>(&'a Member);
+
+impl Serialize for User<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("uid", &self.0.uid)?;
+        map.serialize_entry("username", &self.0.username)?;
+        map.serialize_entry("status", &self.0.status)?;
+        map.serialize_entry("roleColor", &self.0.role_color)?;
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinData<'a> {
+    users: Users<'a>,
+    request: Request<'a>,
+    server_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    server: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PresenceData<'a> {
+    uid: &'a str,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_color: Option<&'a RoleColor>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    delete: bool,
+}
+
+#[derive(Serialize)]
+struct MessageData<'a> {
+    uid: &'a str,
+    message: &'a str,
+    channel: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientIdData<'a> {
+    client_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorData<'a> {
+    message: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RoleColor, Status};
+    use serde_json::{Value, json};
 
     fn parse(frame: ServerFrame<'_>) -> Value {
         serde_json::from_str(&frame.to_json()).unwrap()
@@ -188,6 +287,84 @@ mod tests {
                 update: &update
             })["data"],
             json!({"uid":"7","status":"idle","username":"u","delete":true})
+        );
+    }
+
+    /// The exact text, keys in d-back's order, for every kind of frame.
+    #[test]
+    fn frames_are_written_in_d_backs_key_order() {
+        let servers = [ServerEntry {
+            snowflake: "9".into(),
+            id: "x".into(),
+            name: "X \"quoted\"".into(),
+            passworded: false,
+            is_default: true,
+            password: None,
+        }];
+        assert_eq!(
+            ServerFrame::ServerList(&servers).to_json(),
+            r##"{"type":"server-list","data":{"9":{"id":"x","name":"X \"quoted\"","passworded":false,"default":true}}}"##
+        );
+        let users = [
+            Member {
+                uid: "2".into(),
+                username: "b".into(),
+                status: Status::Online,
+                role_color: RoleColor::parse("#112233").unwrap(),
+            },
+            Member {
+                uid: "1".into(),
+                username: "a\n".into(),
+                status: Status::Offline,
+                role_color: RoleColor::parse("#000000").unwrap(),
+            },
+        ];
+        let join = ServerFrame::ServerJoin {
+            users: &users,
+            requested: "x",
+            server_name: "X",
+            client_id: Some("42"),
+        };
+        assert_eq!(
+            join.to_json(),
+            r##"{"type":"server-join","data":{"users":{"2":{"uid":"2","username":"b","status":"online","roleColor":"#112233"},"1":{"uid":"1","username":"a\n","status":"offline","roleColor":"#000000"}},"request":{"server":"x"},"serverName":"X","clientId":"42"}}"##
+        );
+        let update = PresenceUpdate {
+            uid: "7".into(),
+            status: Status::Dnd,
+            username: Some("u".into()),
+            role_color: Some(RoleColor::parse("#abcdef").unwrap()),
+            delete: true,
+        };
+        assert_eq!(
+            ServerFrame::Presence {
+                server: "5",
+                update: &update
+            }
+            .to_json(),
+            r##"{"type":"presence","server":"5","data":{"uid":"7","status":"dnd","username":"u","roleColor":"#abcdef","delete":true}}"##
+        );
+        assert_eq!(
+            ServerFrame::Message {
+                server: "5",
+                uid: "7",
+                message: "hi",
+                channel: "c"
+            }
+            .to_json(),
+            r##"{"type":"message","server":"5","data":{"uid":"7","message":"hi","channel":"c"}}"##
+        );
+        assert_eq!(
+            ServerFrame::ClientId {
+                server: "5",
+                client_id: "42"
+            }
+            .to_json(),
+            r##"{"type":"update-clientid","server":"5","data":{"clientId":"42"}}"##
+        );
+        assert_eq!(
+            ServerFrame::Error("no").to_json(),
+            r##"{"type":"error","data":{"message":"no"}}"##
         );
     }
 }
