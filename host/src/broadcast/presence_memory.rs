@@ -86,24 +86,15 @@ impl PresenceMemory {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
-    /// `members` with what is remembered for `server` laid over them, or
-    /// `None` when nothing is (the list is then used as it is).
+    /// `members` with what is remembered for `server` laid over them (by
+    /// `overlay_onto`), or `None` when nothing is (the list is then used
+    /// as it is, uncopied).
     pub fn overlaid(&self, server: &str, members: &[Member]) -> Option<Vec<Member>> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let remembered = state.servers.get(server)?;
         let mut copy = members.to_vec();
         overlay_onto(remembered, &mut copy);
         Some(copy)
-    }
-
-    /// Lays what is remembered for `server` over `members`: statuses (and
-    /// names and colors, when broadcast) win, and remembered members the
-    /// provider did not list are added when their name is known.
-    pub fn overlay(&self, server: &str, members: &mut Vec<Member>) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(remembered) = state.servers.get(server) {
-            overlay_onto(remembered, members);
-        }
     }
 }
 
@@ -177,8 +168,9 @@ mod tests {
         memory.remember("s", &update("3", Status::Online, None, false));
         memory.remember("other", &update("1", Status::Offline, None, false));
 
-        let mut members = vec![member("1", Status::Offline)];
-        memory.overlay("s", &mut members);
+        let members = memory
+            .overlaid("s", &[member("1", Status::Offline)])
+            .unwrap();
         assert_eq!(members.len(), 2, "nameless newcomers are not drawn");
         assert_eq!(members[0].status, Status::Dnd);
         assert_eq!(members[0].username, "user 1");
@@ -188,9 +180,14 @@ mod tests {
         );
 
         memory.remember("s", &update("1", Status::Offline, None, true));
-        let mut members = vec![member("1", Status::Online)];
-        memory.overlay("s", &mut members);
+        let members = memory
+            .overlaid("s", &[member("1", Status::Online)])
+            .unwrap();
         assert_eq!(members[0].status, Status::Online);
+        assert!(
+            memory.overlaid("unknown", &members).is_none(),
+            "nothing remembered, nothing copied"
+        );
     }
 
     #[test]

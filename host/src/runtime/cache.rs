@@ -61,26 +61,26 @@ impl<T: Clone, E: Clone> CallCache<T, E> {
             let fresh = answer.outcome.is_ok() && answer.at.elapsed() < self.ttl;
             if answer.at >= arrived || fresh {
                 let outcome = answer.outcome.clone();
-                self.forget_unless_awaited(&slot, &mut cached);
+                if !self.worth_keeping(&slot, &outcome) {
+                    *cached = None;
+                }
                 return outcome;
             }
         }
         let outcome = fetch().await;
-        *cached = Some(Answer {
+        // Not copied into the slot when nobody will read it there.
+        *cached = self.worth_keeping(&slot, &outcome).then(|| Answer {
             at: Instant::now(),
             outcome: outcome.clone(),
         });
-        self.forget_unless_awaited(&slot, &mut cached);
         outcome
     }
 
-    /// Once no other caller waits (the map and this caller hold the slot),
-    /// drops a failure, and with a zero time-to-live any answer.
-    fn forget_unless_awaited(&self, slot: &Slot<T, E>, cached: &mut Option<Answer<T, E>>) {
-        let failed = cached.as_ref().is_some_and(|a| a.outcome.is_err());
-        if Arc::strong_count(slot) <= 2 && (self.ttl.is_zero() || failed) {
-            *cached = None;
-        }
+    /// Whether an answer stays in its slot: another caller waits for it
+    /// (the map and this caller hold the slot otherwise), or it is a
+    /// success with a time-to-live to be served for.
+    fn worth_keeping(&self, slot: &Slot<T, E>, outcome: &Result<T, E>) -> bool {
+        Arc::strong_count(slot) > 2 || (outcome.is_ok() && !self.ttl.is_zero())
     }
 }
 

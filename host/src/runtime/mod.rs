@@ -54,7 +54,6 @@ pub use convert::OutputCaps;
 pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
 pub use limits::Limits;
-pub use one_line::one_line;
 pub use plugin::Plugin;
 
 use bindings::{Provider, ProviderPre};
@@ -242,21 +241,9 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(link_error)?;
-        let pre = ProviderPre::new(instance_pre.clone()).map_err(link_error)?;
+        let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
         let plugin = Plugin::new(spec, self.engine.clone(), pre, self.parts.clone());
-        world_check::check(&self.engine, &instance_pre, plugin.identity(), spec.limits).map_err(
-            |mismatch| match mismatch {
-                world_check::Mismatch::Instantiate(cause) => LoadError::Start {
-                    name: spec.name.clone(),
-                    cause,
-                },
-                world_check::Mismatch::Export { function, cause } => LoadError::Export {
-                    name: spec.name.clone(),
-                    function,
-                    cause,
-                },
-            },
-        )?;
+        world_check::check(&plugin)?;
         Ok(plugin)
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::time::error::Elapsed;
+use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::admission::Lanes;
@@ -121,10 +122,6 @@ impl Plugin {
         &self.identity.name
     }
 
-    pub(super) fn identity(&self) -> Arc<PluginIdentity> {
-        Arc::clone(&self.identity)
-    }
-
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -229,24 +226,7 @@ impl Plugin {
             self.arm(&mut instance.store)?;
             return Ok(instance);
         }
-        let mut store = Store::new(
-            &self.engine,
-            PluginState::new(
-                Arc::clone(&self.identity),
-                MemoryCap::new(self.limits.memory_bytes),
-            ),
-        );
-        store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        // Instantiation runs guest code too (initialisers), so it is armed
-        // like a call.
-        self.arm(&mut store)?;
+        let mut store = self.new_store()?;
         let instantiated = tokio::time::timeout(
             self.limits.deadline + DEADLINE_GRACE,
             self.pre.instantiate_async(&mut store),
@@ -263,6 +243,34 @@ impl Plugin {
             }),
             Err(_) => Err(PluginError::Deadline(self.limits.deadline)),
         }
+    }
+
+    /// A store for a new instance: the memory cap, the epoch callback that
+    /// enforces each call's deadline, and armed, since instantiation runs
+    /// guest code too (initialisers).
+    pub(super) fn new_store(&self) -> Result<Store<PluginState>, PluginError> {
+        let mut store = Store::new(
+            &self.engine,
+            PluginState::new(
+                Arc::clone(&self.identity),
+                MemoryCap::new(self.limits.memory_bytes),
+            ),
+        );
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        self.arm(&mut store)?;
+        Ok(store)
+    }
+
+    /// The linked component, for instantiating it outside the pool.
+    pub(super) fn instance_pre(&self) -> &InstancePre<PluginState> {
+        self.pre.instance_pre()
     }
 
     fn arm(&self, store: &mut Store<PluginState>) -> Result<(), PluginError> {

@@ -3,103 +3,72 @@
 //! built against another WIT stops start-up with a message naming the
 //! function and wasmtime's reason, instead of failing every call later.
 
-use std::sync::Arc;
+use wasmtime::Store;
+use wasmtime::component::{ComponentNamedList, Instance, Lift, Lower};
 
-use wasmtime::component::{ComponentNamedList, Instance, InstancePre, Lift, Lower, TypedFunc};
-use wasmtime::{Engine, Store};
-
+use super::LoadError;
 use super::bindings::exports::d_back::plugin::activity::Timer;
 use super::bindings::wit;
-use super::limits::{Limits, MemoryCap};
-use super::state::{PluginIdentity, PluginState};
+use super::plugin::Plugin;
+use super::state::PluginState;
 
 /// The package and version of the world this host provides.
 pub const WORLD: &str = "d-back:plugin@0.1.0";
 
-/// What did not fit.
-#[derive(Debug)]
-pub enum Mismatch {
-    /// The component's start-up code failed.
-    Instantiate(String),
-    /// An export is missing or has other types.
-    Export { function: String, cause: String },
-}
-
-/// Instantiates `pre` once in a throwaway store under `limits` and checks
-/// each export. Runs guest start-up code, so call it off the async threads;
-/// it runs on a thread of its own with a runtime of its own either way, so
-/// it is callable from anywhere.
-pub fn check(
-    engine: &Engine,
-    pre: &InstancePre<PluginState>,
-    identity: Arc<PluginIdentity>,
-    limits: Limits,
-) -> Result<(), Mismatch> {
+/// Instantiates `plugin` once in a throwaway store, under its own limits,
+/// and checks each export. Runs guest start-up code, so call it off the
+/// async threads; it runs on a thread of its own with a runtime of its own
+/// either way, so it is callable from anywhere.
+pub fn check(plugin: &Plugin) -> Result<(), LoadError> {
     std::thread::scope(|scope| {
         scope
-            .spawn(|| check_here(engine, pre, identity, limits))
+            .spawn(|| check_here(plugin))
             .join()
-            .unwrap_or_else(|_| Err(Mismatch::Instantiate("the check panicked".into())))
+            .unwrap_or_else(|_| Err(start_failed(plugin, "the check panicked".into())))
     })
 }
 
-fn check_here(
-    engine: &Engine,
-    pre: &InstancePre<PluginState>,
-    identity: Arc<PluginIdentity>,
-    limits: Limits,
-) -> Result<(), Mismatch> {
+fn check_here(plugin: &Plugin) -> Result<(), LoadError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Mismatch::Instantiate(e.to_string()))?;
+        .map_err(|e| start_failed(plugin, e.to_string()))?;
     runtime.block_on(async {
-        let mut store = Store::new(
-            engine,
-            PluginState::new(identity, MemoryCap::new(limits.memory_bytes)),
-        );
-        store.limiter(|state| &mut state.memory);
-        store
-            .set_fuel(limits.fuel)
-            .map_err(|e| Mismatch::Instantiate(e.to_string()))?;
-        // The epoch ticker runs: a start function gets the deadline and
-        // then traps instead of hanging start-up.
-        let deadline = std::time::Instant::now() + limits.deadline;
-        store.epoch_deadline_callback(move |_| {
-            if std::time::Instant::now() >= deadline {
-                Ok(wasmtime::UpdateDeadline::Interrupt)
-            } else {
-                Ok(wasmtime::UpdateDeadline::Yield(1))
-            }
-        });
-        store.set_epoch_deadline(1);
-        let instance = pre
+        // Armed like a call: a start function that hangs meets the deadline
+        // and traps instead of hanging start-up.
+        let mut store = plugin
+            .new_store()
+            .map_err(|e| start_failed(plugin, e.to_string()))?;
+        let instance = plugin
+            .instance_pre()
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Mismatch::Instantiate(format!("{e:#}")))?;
-        check_exports(&mut store, &instance)
+            .map_err(|e| start_failed(plugin, format!("{e:#}")))?;
+        let mut check = Checker {
+            plugin,
+            store: &mut store,
+            instance: &instance,
+            interface: format!("d-back:plugin/callbacks@{}", version()),
+        };
+        check.func::<(), (Result<Vec<wit::Server>, String>,)>("get-server-data")?;
+        check.func::<(String,), (Result<Vec<wit::User>, String>,)>("get-user-data")?;
+        check
+            .func::<(String,), (Result<Option<wit::StaticResponse>, String>,)>("static-request")?;
+        check.func::<(String, wit::DiscordUser, String), (Result<bool, String>,)>(
+            "validate-discord-user",
+        )?;
+        check.func::<(String,), (Result<Option<String>, String>,)>("get-client-id")?;
+        check.interface = format!("d-back:plugin/activity@{}", version());
+        check.func::<(), (Vec<Timer>,)>("timers")?;
+        check.func::<(String, Vec<String>), (Result<Vec<wit::Event>, String>,)>("on-timer")
     })
 }
 
-fn check_exports(store: &mut Store<PluginState>, instance: &Instance) -> Result<(), Mismatch> {
-    let callbacks = format!("d-back:plugin/callbacks@{}", version());
-    let activity = format!("d-back:plugin/activity@{}", version());
-    let mut check = Checker {
-        store,
-        instance,
-        interface: &callbacks,
-    };
-    check.func::<(), (Result<Vec<wit::Server>, String>,)>("get-server-data")?;
-    check.func::<(String,), (Result<Vec<wit::User>, String>,)>("get-user-data")?;
-    check.func::<(String,), (Result<Option<wit::StaticResponse>, String>,)>("static-request")?;
-    check.func::<(String, wit::DiscordUser, String), (Result<bool, String>,)>(
-        "validate-discord-user",
-    )?;
-    check.func::<(String,), (Result<Option<String>, String>,)>("get-client-id")?;
-    check.interface = &activity;
-    check.func::<(), (Vec<Timer>,)>("timers")?;
-    check.func::<(String, Vec<String>), (Result<Vec<wit::Event>, String>,)>("on-timer")?;
-    Ok(())
+fn start_failed(plugin: &Plugin, cause: String) -> LoadError {
+    LoadError::Start {
+        name: plugin.name().to_string(),
+        cause,
+    }
 }
 
 fn version() -> &'static str {
@@ -107,38 +76,40 @@ fn version() -> &'static str {
 }
 
 struct Checker<'a> {
+    plugin: &'a Plugin,
     store: &'a mut Store<PluginState>,
     instance: &'a Instance,
-    interface: &'a str,
+    interface: String,
 }
 
 impl Checker<'_> {
-    fn func<P, R>(&mut self, name: &str) -> Result<TypedFunc<P, R>, Mismatch>
+    /// Looks up `name` in the current interface and checks its types.
+    fn func<P, R>(&mut self, name: &str) -> Result<(), LoadError>
     where
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
-        let function = format!("{}#{name}", self.interface);
-        let missing = |what: &str| Mismatch::Export {
-            function: function.clone(),
-            cause: format!("the component exports no {what}"),
+        let mismatch = |cause: String| LoadError::Export {
+            name: self.plugin.name().to_string(),
+            function: format!("{}#{name}", self.interface),
+            cause,
         };
         let interface = self
             .instance
-            .get_export_index(&mut *self.store, None, self.interface)
-            .ok_or_else(|| missing(&format!("interface `{}`", self.interface)))?;
-        let index = self
-            .instance
-            .get_export_index(&mut *self.store, Some(&interface), name)
-            .ok_or_else(|| missing(&format!("function `{name}`")))?;
+            .get_export_index(&mut *self.store, None, &self.interface)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "the component exports no interface `{}`",
+                    self.interface
+                ))
+            })?;
         let func = self
             .instance
-            .get_func(&mut *self.store, index)
-            .ok_or_else(|| missing(&format!("function `{name}`")))?;
+            .get_export_index(&mut *self.store, Some(&interface), name)
+            .and_then(|index| self.instance.get_func(&mut *self.store, index))
+            .ok_or_else(|| mismatch(format!("the component exports no function `{name}`")))?;
         func.typed::<P, R>(&*self.store)
-            .map_err(|e| Mismatch::Export {
-                function: function.clone(),
-                cause: format!("{e:#}"),
-            })
+            .map(drop)
+            .map_err(|e| mismatch(format!("{e:#}")))
     }
 }

@@ -44,7 +44,7 @@ pub async fn serve<S>(
         bytes: limits.outgoing_queue_bytes,
     };
     let (outbox, queue) = Outbox::new(limit, overflow.clone());
-    let writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
+    let mut writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
 
     let now = Instant::now();
     let mut session = Session {
@@ -106,7 +106,6 @@ pub async fn serve<S>(
 
     let id = session.id;
     drop(session);
-    let mut writer = writer;
     if tokio::time::timeout(WRITER_DRAIN, &mut writer)
         .await
         .is_err()
@@ -171,7 +170,7 @@ impl Session {
                     throttle: &self.shared.auth_throttle,
                     failures: self.auth_failures,
                 };
-                let shared = Arc::clone(&self.shared);
+                let shared = &self.shared;
                 let joined = join(&shared.plugin, &request, &mut gate).await;
                 self.auth_failures = gate.failures;
                 match joined {
