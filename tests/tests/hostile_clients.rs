@@ -307,45 +307,47 @@ async fn tokens_and_passwords_never_reach_the_log() {
     }
 }
 
+/// A TCP connection to the server from the loopback address `from`.
+async fn tcp_from(server: &TestServer, from: std::net::IpAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).unwrap();
+    socket.connect(server.addr).await.unwrap()
+}
+
+/// The server closes `stream` at once, without a byte of answer: well
+/// inside the 5 s an idle connection gets for its request head.
+async fn assert_closed_unanswered(mut stream: TcpStream, what: &str) {
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut byte))
+        .await
+        .unwrap_or_else(|_| panic!("{what}: left hanging, not closed"));
+    assert!(matches!(read, Ok(0) | Err(_)), "{what}: answered");
+}
+
 #[tokio::test]
 async fn plain_http_connections_are_capped_per_address_and_in_all() {
     let mut settings = quiet_mock();
     settings.clients.max_http_connections_per_ip = 4;
     settings.clients.max_http_connections = 6;
     let server = TestServer::start(settings).await;
+    let (here, other) = ([127, 0, 0, 1].into(), [127, 0, 0, 2].into());
     // Idle keep-alive connections that send nothing hold their slots.
     let mut idle = Vec::new();
     for _ in 0..4 {
-        idle.push(TcpStream::connect(server.addr).await.unwrap());
+        idle.push(tcp_from(&server, here).await);
     }
-    let mut refused = TcpStream::connect(server.addr).await.unwrap();
-    let mut byte = [0u8; 1];
-    // Well inside the 5 s an idle connection gets for its request head.
-    let read = tokio::time::timeout(Duration::from_secs(2), refused.read(&mut byte))
+    assert_closed_unanswered(tcp_from(&server, here).await, "the fifth from one address").await;
+    // Another address still gets in, up to the total cap, and is served.
+    let mut served = tcp_from(&server, other).await;
+    let _second = tcp_from(&server, other).await;
+    assert_closed_unanswered(tcp_from(&server, other).await, "the seventh in all").await;
+    served
+        .write_all(b"GET /api/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
-        .expect("closed at once, not left hanging");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "the fifth is closed unanswered"
-    );
-    // Another address still gets in, up to the total cap.
-    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
-    let mut second = Vec::new();
-    for _ in 0..2 {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind((other, 0).into()).unwrap();
-        second.push(socket.connect(server.addr).await.unwrap());
-    }
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind((other, 0).into()).unwrap();
-    let mut over_total = socket.connect(server.addr).await.unwrap();
-    let read = tokio::time::timeout(Duration::from_secs(2), over_total.read(&mut byte))
-        .await
-        .expect("closed at once");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "the seventh in all is closed"
-    );
+        .unwrap();
+    let mut answer = String::new();
+    served.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // Slots free when connections end.
     drop(idle);
     tokio::time::sleep(Duration::from_millis(200)).await;
