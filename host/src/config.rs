@@ -223,15 +223,6 @@ impl Settings {
             format!("{}:{}", self.host, self.port)
         }
     }
-
-    pub fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-        // d-zone's frames are small: a small read buffer keeps thousands of
-        // idle connections cheap (tungstenite's default is 128 KiB each).
-        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
-            .max_message_size(Some(self.clients.max_message_bytes))
-            .max_frame_size(Some(self.clients.max_message_bytes))
-    }
 }
 
 impl Default for Settings {

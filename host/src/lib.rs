@@ -6,7 +6,8 @@
 //! - [`server`]: the accept loop, shared state, shutdown.
 //! - [`http`]: one port for HTTP and WebSocket: the upgrade, `/api/version`,
 //!   the broadcast API, static files.
-//! - [`ws`]: one WebSocket connection: reader loop, writer task, joins.
+//! - [`ws`]: one WebSocket connection: its task, its frames, its joins.
+//! - [`wire`]: WebSocket framing and each connection's outgoing side.
 //! - [`protocol`]: the JSON frames d-zone speaks, and its error texts.
 //! - [`broadcast`]: who is bound to which server; the three broadcasts.
 //! - [`runtime`]: wasmtime, the WIT bindings, sandboxed plugin calls.
@@ -41,6 +42,7 @@ pub mod model;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod wire;
 pub mod ws;
 
 pub use broadcast::Broadcaster;

@@ -8,7 +8,7 @@ mod presence_memory;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
-pub use hub::{ConnId, Hub, OutQueue, Outbox, QueueLimit};
+pub use hub::{ConnId, Hub, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
 
 use crate::model::{Event, InvalidValue, Member, Members, PresenceUpdate, require_non_empty};
@@ -146,7 +146,7 @@ impl Broadcaster {
 
     fn send(&self, server: &str, frame: ServerFrame<'_>) -> usize {
         // Rendered once, shared by every connection it goes to.
-        let delivered = self.hub.deliver(server, frame.to_json());
+        let delivered = self.hub.deliver(server, &frame.to_frame());
         tracing::debug!(server, delivered, "broadcast");
         delivered
     }
@@ -156,8 +156,8 @@ impl Broadcaster {
 mod tests {
     use super::*;
     use crate::model::{RoleColor, Status};
-    use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-    use tokio_util::sync::CancellationToken;
+    use crate::wire::frame::{self, Opcode};
+    use crate::wire::{read_frames, socket_pair};
 
     fn presence(uid: &str, status: Status) -> PresenceUpdate {
         PresenceUpdate {
@@ -171,15 +171,16 @@ mod tests {
 
     /// A presence broadcast between a joiner's snapshot and its bind is
     /// held until the bind, then delivered after the join frame.
-    #[test]
-    fn a_presence_between_snapshot_and_bind_is_not_lost() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_presence_between_snapshot_and_bind_is_not_lost() {
         let hub = Arc::new(Hub::new());
         let broadcaster = Broadcaster::new(Arc::clone(&hub));
         let limit = QueueLimit {
             frames: 16,
             bytes: 1 << 20,
         };
-        let (outbox, mut queue) = Outbox::new(limit, CancellationToken::new());
+        let (socket, mut browser) = socket_pair().await;
+        let outbox = Outbox::new(socket, limit);
         let members = Members::from([Member {
             uid: "1".into(),
             username: "one".into(),
@@ -196,16 +197,14 @@ mod tests {
                 racer.broadcast_presence("s", &presence("1", Status::Dnd))
             }));
             std::thread::sleep(std::time::Duration::from_millis(100));
-            outbox.push(Utf8Bytes::from_static("join frame"));
+            outbox.send(&frame::text("join frame"));
             hub.bind(7, None, "s", outbox.clone());
         });
         let delivered = concurrent.unwrap().join().unwrap().unwrap();
         assert_eq!(delivered, 1, "the presence reached the new connection");
-        let mut next = || futures_util::FutureExt::now_or_never(queue.recv()).flatten();
-        assert_eq!(next().unwrap(), Message::text("join frame"));
-        let Message::Text(frame) = next().unwrap() else {
-            panic!("a text frame")
-        };
-        assert!(frame.contains("\"dnd\""), "{frame}");
+        let frames = read_frames(&mut browser, 2).await;
+        assert_eq!(frames[0], (Opcode::Text, b"join frame".to_vec()));
+        let text = String::from_utf8(frames[1].1.clone()).unwrap();
+        assert!(text.contains("\"dnd\""), "{text}");
     }
 }

@@ -7,9 +7,8 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::Context;
 use super::response::{self, Body};
@@ -66,17 +65,18 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
         ..
     } = cx;
     tasks.spawn(async move {
-        match upgrading.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(shared.settings.websocket_config()),
-                )
-                .await;
-                crate::ws::serve(socket, shared, slot, shutdown).await;
+        let upgraded = match upgrading.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
+        };
+        // The plain socket back from hyper, with whatever the browser sent
+        // after its request: the connection reads and writes it directly.
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                let stream = parts.io.into_inner();
+                crate::ws::serve(stream, parts.read_buf, shared, slot, shutdown).await;
             }
-            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+            Err(_) => tracing::error!("WebSocket upgrade on a connection that is not TCP"),
         }
     });
 

@@ -41,6 +41,15 @@ impl ServerFrame<'_> {
     pub fn to_json(self) -> String {
         serde_json::to_string(&self).unwrap_or_else(|_| unreachable!("frames are plain JSON"))
     }
+
+    /// The finished WebSocket frame, JSON written in place after room for
+    /// the header: the bytes every browser it goes to gets.
+    pub fn to_frame(self) -> bytes::Bytes {
+        crate::wire::frame::text_with(|buf| {
+            serde_json::to_writer(buf, &self)
+                .unwrap_or_else(|_| unreachable!("frames are plain JSON"));
+        })
+    }
 }
 
 /// Every frame's outer object: `type`, then `server` for broadcasts, then

@@ -1,126 +1,216 @@
-//! A writer task and a reader loop per connection; either ending stops the
-//! other.
+//! One task per connection: it reads the browser's frames, makes its joins,
+//! and writes what the socket could not take when it was sent. Frames are
+//! written by whoever sends them ([`Outbox::send`]), so a broadcast reaches
+//! a reading browser without waking this task.
+//!
+//! An idle connection holds this task's state, its [`Outbox`] (the socket
+//! and an empty queue), its place in a room and its slot under the
+//! connection caps; no buffer: the read buffer is released after each
+//! message and the queue once the browser has caught up.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use bytes::Bytes;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::join::{AuthGate, join};
-use crate::broadcast::{ConnId, OutQueue, Outbox, QueueLimit};
+use crate::broadcast::ConnId;
 use crate::limits::{ClientLimits, ConnectionGuard, TokenBucket};
 use crate::protocol::inbound::parse_binary_frame;
 use crate::protocol::{ClientError, ServerFrame, parse_client_frame, texts};
 use crate::server::Shared;
+use crate::wire::frame::{self, CloseCode, FrameReader, Incoming, Opcode};
+use crate::wire::{Flow, Outbox, QueueLimit};
 
-/// How long a closing connection may take to flush its last frames.
-const WRITER_DRAIN: Duration = Duration::from_secs(2);
+/// How long a closing connection may take to flush its last frames and
+/// hear the browser's close.
+const CLOSING_TIME: Duration = Duration::from_secs(2);
 
-/// Serves one upgraded connection until the browser leaves, the server shuts
-/// down, the connection's queue overflows, or the browser breaks a limit.
-/// `slot` is its place under the connection caps, held until the end.
-pub async fn serve<S>(
-    socket: S,
-    shared: Arc<Shared>,
-    slot: ConnectionGuard,
-    shutdown: CancellationToken,
-) where
-    S: Stream<Item = Result<Message, WsError>>
-        + Sink<Message, Error = WsError>
-        + Send
-        + Unpin
-        + 'static,
-{
-    let (sink, mut stream) = socket.split();
-    let limits = shared.settings.clients.clone();
-    let overflow = CancellationToken::new();
-    let limit = QueueLimit {
-        frames: limits.outgoing_queue,
-        bytes: limits.outgoing_queue_bytes,
-    };
-    let (outbox, queue) = Outbox::new(limit, overflow.clone());
-    let mut writer = tokio::spawn(write_loop(sink, queue, shutdown.clone(), overflow.clone()));
+/// Our ping: empty, final, unmasked.
+const PING: &[u8] = &[0x80 | Opcode::Ping as u8, 0];
 
-    let now = Instant::now();
-    let mut session = Session {
-        id: shared.hub.next_id(),
-        ip: slot.ip(),
-        shared,
-        outbox,
-        bound: None,
-        auth_failures: 0,
-        bucket: TokenBucket::new(limits.frames_per_second, limits.frame_burst, now),
-        strikes: 0,
-    };
-    tracing::debug!(conn = session.id, ip = %session.ip, "connection opened");
-    session.send_server_list().await;
+/// How a connection ends.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// The socket is gone or unusable: nothing more is written.
+    Gone,
+    /// A close frame goes last; with `keep_queued`, after what is queued.
+    Close {
+        code: u16,
+        reason: &'static str,
+        keep_queued: bool,
+    },
+    /// The browser closed: its code goes back after what is queued, and
+    /// the socket is closed at once (the browser waits for that).
+    Answer(u16),
+}
 
-    let mut last_heard = Instant::now();
-    let mut liveness = tokio::time::interval(liveness_period(&limits));
-    liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            () = overflow.cancelled() => {
-                tracing::info!(conn = session.id, "closing a connection that stopped reading");
-                break;
-            }
-            _ = liveness.tick() => {
-                let silent = last_heard.elapsed();
-                if silent >= limits.ping_interval + limits.pong_timeout {
-                    tracing::info!(conn = session.id, ?silent, "dropping an unresponsive connection");
-                    break;
-                }
-                if silent >= limits.ping_interval {
-                    session.outbox.push_message(Message::Ping(Default::default()));
-                }
-            }
-            next = stream.next() => {
-                last_heard = Instant::now();
-                match next {
-                    Some(Ok(message)) => {
-                        if !session.handle(message).await {
-                            break;
-                        }
-                    }
-                    Some(Err(WsError::Capacity(error))) => {
-                        tracing::info!(conn = session.id, %error, "closing: message too big");
-                        session.outbox.push_message(close(CloseCode::Size, "message too big"));
-                        break;
-                    }
-                    Some(Err(error)) => {
-                        tracing::debug!(conn = session.id, %error, "connection error");
-                        break;
-                    }
-                    None => break,
-                }
-            }
+impl Ending {
+    fn close(code: CloseCode, reason: &'static str) -> Self {
+        Self::Close {
+            code: code as u16,
+            reason,
+            keep_queued: true,
         }
     }
 
+    /// Closing without what is queued: the browser is not reading it, or
+    /// the server is going away.
+    fn abrupt(code: CloseCode, reason: &'static str) -> Self {
+        Self::Close {
+            code: code as u16,
+            reason,
+            keep_queued: false,
+        }
+    }
+}
+
+/// Serves one upgraded connection until the browser leaves, the server shuts
+/// down, the connection's queue overflows, or the browser breaks a limit.
+/// `early` is what the browser sent after its HTTP request, before this
+/// started; `slot` is its place under the connection caps, held until the
+/// socket is closed.
+pub async fn serve(
+    stream: TcpStream,
+    early: Bytes,
+    shared: Arc<Shared>,
+    slot: ConnectionGuard,
+    shutdown: CancellationToken,
+) {
+    let limits = &shared.settings.clients;
+    let outbox = Outbox::new(
+        stream,
+        QueueLimit {
+            frames: limits.outgoing_queue,
+            bytes: limits.outgoing_queue_bytes,
+        },
+    );
+    let mut frames = FrameReader::new(limits.max_message_bytes, &early);
+    drop(early);
+    let liveness_period = liveness_period(limits);
+    let mut session = Session {
+        id: shared.hub.next_id(),
+        ip: slot.ip(),
+        bucket: TokenBucket::new(limits.frames_per_second, limits.frame_burst, Instant::now()),
+        shared,
+        outbox: outbox.clone(),
+        bound: None,
+        auth_failures: 0,
+        strikes: 0,
+    };
+    tracing::debug!(conn = session.id, ip = %session.ip, "connection opened");
+    // Boxed, like each join: the plugin call's state is held only while
+    // it runs, not by every idle connection.
+    Box::pin(session.send_server_list()).await;
+
+    let mut last_heard = Instant::now();
+    let liveness = tokio::time::sleep(liveness_period);
+    tokio::pin!(liveness);
+    let ending = loop {
+        let waiting = outbox.has_pending();
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break Ending::abrupt(CloseCode::Away, "server shutting down"),
+            () = outbox.signalled() => match outbox.flow() {
+                Flow::Open | Flow::Closing => {}
+                Flow::Overflowed => {
+                    tracing::info!(conn = session.id, "closing a connection that stopped reading");
+                    break Ending::abrupt(CloseCode::Policy, "too many unread frames");
+                }
+                Flow::Broken => break Ending::Gone,
+            },
+            ready = outbox.stream().writable(), if waiting => {
+                if ready.is_err() || outbox.flush().is_err() {
+                    break Ending::Gone;
+                }
+            }
+            ready = outbox.stream().readable() => {
+                if ready.is_err() {
+                    break Ending::Gone;
+                }
+                match outbox.stream().try_read_buf(frames.read_buffer()) {
+                    Ok(0) => break Ending::Gone,
+                    Ok(_) => last_heard = Instant::now(),
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(error) => {
+                        tracing::debug!(conn = session.id, %error, "connection error");
+                        break Ending::Gone;
+                    }
+                }
+                if let Some(ending) = session.read_frames(&mut frames).await {
+                    break ending;
+                }
+            }
+            () = &mut liveness => {
+                let silent = last_heard.elapsed();
+                let limits = &session.shared.settings.clients;
+                if silent >= limits.ping_interval + limits.pong_timeout {
+                    tracing::info!(conn = session.id, ?silent, "dropping an unresponsive connection");
+                    break Ending::Gone;
+                }
+                if silent >= limits.ping_interval {
+                    outbox.send(&Bytes::from_static(PING));
+                }
+                liveness.as_mut().reset(tokio::time::Instant::now() + liveness_period);
+            }
+        }
+    };
+
     let id = session.id;
     drop(session);
-    if tokio::time::timeout(WRITER_DRAIN, &mut writer)
-        .await
-        .is_err()
-    {
-        // A browser that reads nothing keeps the last send waiting forever:
-        // the writer is stopped and its half of the socket dropped with it.
-        tracing::debug!(conn = id, "writer did not finish in time; aborting it");
-        writer.abort();
-        let _ = writer.await;
+    match ending {
+        Ending::Gone => {}
+        Ending::Answer(code) => {
+            outbox.close_with(frame::close(code, ""), true);
+            outbox.drain(CLOSING_TIME).await;
+        }
+        Ending::Close {
+            code,
+            reason,
+            keep_queued,
+        } => {
+            outbox.close_with(frame::close(code, reason), keep_queued);
+            let closing = async {
+                if outbox.drain(CLOSING_TIME).await {
+                    hear_close(&outbox, &mut frames).await;
+                }
+            };
+            // A browser that reads nothing gets no more of our time than this.
+            let _ = tokio::time::timeout(CLOSING_TIME, closing).await;
+        }
     }
-    // Both halves gone closes the socket; only then is the slot free, so
-    // the connection caps count sockets that really exist.
-    drop(stream);
+    // The socket is closed before the slot is free, so the connection caps
+    // count sockets that really exist.
+    drop(outbox);
     drop(slot);
     tracing::debug!(conn = id, "connection closed");
+}
+
+/// Reads until the browser's close frame or the end of the stream, so the
+/// socket is not closed with unread bytes (which would turn our close
+/// frame into a reset the browser may never read).
+async fn hear_close(outbox: &Outbox, frames: &mut FrameReader) {
+    loop {
+        if outbox.stream().readable().await.is_err() {
+            return;
+        }
+        match outbox.stream().try_read_buf(frames.read_buffer()) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        }
+        loop {
+            match frames.next_message() {
+                Ok(Some(Incoming::Close(_))) | Err(_) => return,
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+            }
+        }
+    }
 }
 
 /// How often liveness is checked: often enough that a dead connection is
@@ -148,81 +238,101 @@ struct Session {
 impl Session {
     async fn send_server_list(&self) {
         let servers = self.shared.plugin.servers().await;
-        self.send(ServerFrame::ServerList(&servers).to_json());
+        self.outbox
+            .send(&ServerFrame::ServerList(&servers).to_frame());
     }
 
-    /// Acts on one frame. False when the connection should end.
-    async fn handle(&mut self, message: Message) -> bool {
-        let request = match message {
-            Message::Text(_) | Message::Binary(_) if !self.bucket.try_take(Instant::now()) => {
-                return self.strike();
-            }
-            Message::Text(text) => parse_client_frame(&text),
-            Message::Binary(bytes) => parse_binary_frame(&bytes),
-            Message::Close(_) => return false,
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return true,
-        };
-        match request {
-            Ok(request) => {
-                tracing::debug!(conn = self.id, server = %request.server, "connect");
-                let mut gate = AuthGate {
-                    ip: self.ip,
-                    throttle: &self.shared.auth_throttle,
-                    failures: self.auth_failures,
-                };
-                let shared = &self.shared;
-                let joined = join(&shared.plugin, &request, &mut gate).await;
-                self.auth_failures = gate.failures;
-                match joined {
-                    Ok(joined) => {
-                        let snowflake = joined.server.snowflake.clone();
-                        shared
-                            .broadcaster
-                            .join_room(&snowflake, &joined.users, |users| {
-                                // Queued before binding, so no broadcast can
-                                // overtake it; bound before any later presence.
-                                self.send(joined.frame(users, &request.server));
-                                shared.hub.bind(
-                                    self.id,
-                                    self.bound.as_deref(),
-                                    &snowflake,
-                                    self.outbox.clone(),
-                                );
-                            });
-                        tracing::debug!(conn = self.id, server = %snowflake, "joined");
-                        self.bound = Some(snowflake);
+    /// Acts on every whole frame read so far; how the connection ends, if
+    /// one of them ends it.
+    async fn read_frames(&mut self, frames: &mut FrameReader) -> Option<Ending> {
+        loop {
+            let incoming = match frames.next_message() {
+                Ok(Some(incoming)) => incoming,
+                Ok(None) => return None,
+                Err(error) => {
+                    tracing::info!(conn = self.id, %error, "closing: unreadable frame");
+                    return Some(Ending::close(error.code(), error.reason()));
+                }
+            };
+            let request = match incoming {
+                Incoming::Text(_) | Incoming::Binary(_)
+                    if !self.bucket.try_take(Instant::now()) =>
+                {
+                    if let Some(ending) = self.strike() {
+                        return Some(ending);
                     }
-                    Err(refusal) => self.send_error(refusal.message()),
+                    continue;
+                }
+                Incoming::Text(text) => parse_client_frame(&text),
+                Incoming::Binary(bytes) => parse_binary_frame(&bytes),
+                Incoming::Ping(payload) => {
+                    self.outbox.send(&frame::encode(Opcode::Pong, &payload));
+                    continue;
+                }
+                Incoming::Pong => continue,
+                Incoming::Close(code) => {
+                    // Answered with the browser's own code, after what is
+                    // already on its way.
+                    return Some(Ending::Answer(code.unwrap_or(CloseCode::Normal as u16)));
+                }
+            };
+            match request {
+                Ok(request) => Box::pin(self.join(request)).await,
+                Err(error) => {
+                    tracing::debug!(conn = self.id, %error, "unusable frame");
+                    self.send_error(ClientError::message(error));
                 }
             }
-            Err(error) => {
-                tracing::debug!(conn = self.id, %error, "unusable frame");
-                self.send_error(ClientError::message(error));
-            }
         }
-        true
+    }
+
+    async fn join(&mut self, request: crate::protocol::ConnectRequest) {
+        tracing::debug!(conn = self.id, server = %request.server, "connect");
+        let mut gate = AuthGate {
+            ip: self.ip,
+            throttle: &self.shared.auth_throttle,
+            failures: self.auth_failures,
+        };
+        let shared = &self.shared;
+        let joined = join(&shared.plugin, &request, &mut gate).await;
+        self.auth_failures = gate.failures;
+        match joined {
+            Ok(joined) => {
+                let snowflake = joined.server.snowflake.clone();
+                shared
+                    .broadcaster
+                    .join_room(&snowflake, &joined.users, |users| {
+                        // Sent before binding, so no broadcast can overtake
+                        // it; bound before any later presence.
+                        self.outbox.send(&joined.frame(users, &request.server));
+                        shared.hub.bind(
+                            self.id,
+                            self.bound.as_deref(),
+                            &snowflake,
+                            self.outbox.clone(),
+                        );
+                    });
+                tracing::debug!(conn = self.id, server = %snowflake, "joined");
+                self.bound = Some(snowflake);
+            }
+            Err(refusal) => self.send_error(refusal.message()),
+        }
     }
 
     /// A frame over the rate: an error frame, or the end once the browser
     /// has ignored enough of them.
-    fn strike(&mut self) -> bool {
+    fn strike(&mut self) -> Option<Ending> {
         self.strikes += 1;
         if self.strikes > self.shared.settings.clients.rate_strikes {
             tracing::info!(conn = self.id, ip = %self.ip, "closing: too many frames");
-            self.outbox
-                .push_message(close(CloseCode::Policy, "too many messages"));
-            return false;
+            return Some(Ending::close(CloseCode::Policy, "too many messages"));
         }
         self.send_error(texts::TOO_FAST);
-        true
+        None
     }
 
     fn send_error(&self, message: &str) {
-        self.send(ServerFrame::Error(message).to_json());
-    }
-
-    fn send(&self, text: String) {
-        self.outbox.push(Utf8Bytes::from(text));
+        self.outbox.send(&ServerFrame::Error(message).to_frame());
     }
 }
 
@@ -232,49 +342,4 @@ impl Drop for Session {
             self.shared.hub.unbind(self.id, server);
         }
     }
-}
-
-async fn write_loop<S>(
-    mut sink: S,
-    mut queue: OutQueue,
-    shutdown: CancellationToken,
-    overflow: CancellationToken,
-) where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                let _ = sink.send(close(CloseCode::Away, "server shutting down")).await;
-                return;
-            }
-            () = overflow.cancelled() => {
-                let _ = sink.send(close(CloseCode::Policy, "too many unread frames")).await;
-                return;
-            }
-            next = queue.recv() => next,
-        };
-        let Some(message) = next else {
-            // The reader is done: finish the closing handshake.
-            let _ = sink.close().await;
-            return;
-        };
-        // A browser that stops reading fills its TCP window and this send
-        // waits; overflow or shutdown must still end it.
-        let len = message.len();
-        tokio::select! {
-            sent = sink.send(message) => if sent.is_err() { return },
-            () = overflow.cancelled() => return,
-            () = shutdown.cancelled() => return,
-        }
-        queue.written(len);
-    }
-}
-
-fn close(code: CloseCode, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
 }

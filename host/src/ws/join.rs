@@ -24,14 +24,14 @@ pub struct Joined {
 
 impl Joined {
     /// The `server-join` frame for a browser that asked for `requested`.
-    pub fn frame(&self, users: &[Member], requested: &str) -> String {
+    pub fn frame(&self, users: &[Member], requested: &str) -> bytes::Bytes {
         ServerFrame::ServerJoin {
             users,
             requested,
             server_name: &self.server.name,
             client_id: self.client_id.as_deref(),
         }
-        .to_json()
+        .to_frame()
     }
 }
 
