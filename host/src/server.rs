@@ -15,7 +15,7 @@ use crate::broadcast::{Broadcaster, Hub};
 use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
 use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
-use crate::runtime::{LoadError, Plugin, PluginRuntime};
+use crate::runtime::{InstancePool, LoadError, Plugin, PluginRuntime};
 
 /// Log budget for lines about refused connections.
 const REFUSAL_LOG_BYTES_PER_SECOND: u32 = 4 * 1024;
@@ -91,7 +91,7 @@ impl Server {
         // instantiation block: they run on a blocking thread.
         let (cache_dir, spec) = (settings.compiled_cache_dir.clone(), settings.plugin.clone());
         let plugin = tokio::task::spawn_blocking(move || {
-            let runtime = PluginRuntime::with_compiled_cache(cache_dir)?;
+            let runtime = PluginRuntime::with_options(cache_dir, InstancePool::for_plugin(&spec))?;
             runtime.load(&spec).map(Arc::new)
         })
         .await

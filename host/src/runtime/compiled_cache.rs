@@ -2,10 +2,11 @@
 //! takes milliseconds instead of compiling again (JavaScript and Python
 //! components are tens of megabytes of WebAssembly).
 //!
-//! An entry is named by the SHA-256 of the component and the engine's
-//! compatibility hash (wasmtime version and settings), and starts with the
-//! SHA-256 of the compiled code that follows. An entry that is unreadable,
-//! fails that check, or that wasmtime refuses is removed and rebuilt.
+//! An entry is named by the BLAKE3 hash of the component, the engine's
+//! compatibility hash (wasmtime version and settings), and the BLAKE3 hash
+//! of the compiled code it holds. A good entry is mapped into memory, not
+//! read and copied; an entry whose bytes do not match its name, or that
+//! wasmtime refuses, is removed and rebuilt.
 //!
 //! The directory must be as trusted as the binary itself: loading compiled
 //! code runs it without recompiling.
@@ -14,11 +15,8 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
-
-const CHECKSUM_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct CompiledCache {
@@ -33,58 +31,54 @@ impl CompiledCache {
     /// The component for `bytes`: from the cache when a good entry exists,
     /// else compiled and stored. Cache trouble only costs a compile.
     pub fn load(&self, engine: &Engine, name: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
-        let path = self.entry_path(engine, bytes);
-        match self.read(engine, &path) {
-            Ok(Some(component)) => {
-                tracing::debug!(plugin = name, path = %path.display(), "loaded compiled component from the cache");
-                return Ok(component);
-            }
-            Ok(None) => {}
-            Err(reason) => {
-                tracing::warn!(plugin = name, path = %path.display(), %reason, "ignoring an unusable compiled-code cache entry");
-                let _ = std::fs::remove_file(&path);
+        let prefix = self.entry_prefix(engine, bytes);
+        for path in self.entries(&prefix) {
+            match read(engine, &path, &prefix) {
+                Ok(component) => {
+                    tracing::debug!(plugin = name, path = %path.display(), "loaded compiled component from the cache");
+                    return Ok(component);
+                }
+                Err(reason) => {
+                    tracing::warn!(plugin = name, path = %path.display(), %reason, "ignoring an unusable compiled-code cache entry");
+                    let _ = std::fs::remove_file(&path);
+                }
             }
         }
         let compiled = engine.precompile_component(bytes)?;
-        if let Err(error) = self.write(&path, &compiled) {
+        if let Err(error) = self.write(&prefix, &compiled) {
             tracing::warn!(plugin = name, dir = %self.dir.display(), %error, "cannot store compiled code; the next start compiles again");
         }
         // SAFETY: `compiled` was produced just now by this engine.
         unsafe { Component::deserialize(engine, &compiled) }
     }
 
-    fn entry_path(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
+    /// What every entry for this component and engine is named with.
+    fn entry_prefix(&self, engine: &Engine, bytes: &[u8]) -> String {
         let mut compat = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut compat);
-        let digest = Sha256::digest(bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir
-            .join(format!("{hex}-{:016x}.cwasm", compat.finish()))
+        format!("{}-{:016x}-", blake3::hash(bytes).to_hex(), compat.finish())
     }
 
-    fn read(&self, engine: &Engine, path: &Path) -> Result<Option<Component>, String> {
-        let data = match std::fs::read(path) {
-            Ok(data) => data,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error.to_string()),
+    /// Entries for `prefix` (normally one).
+    fn entries(&self, prefix: &str) -> Vec<PathBuf> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
         };
-        if data.len() < CHECKSUM_LEN {
-            return Err("entry is truncated".into());
-        }
-        let (checksum, compiled) = data.split_at(CHECKSUM_LEN);
-        if Sha256::digest(compiled).as_slice() != checksum {
-            return Err("entry does not match its checksum".into());
-        }
-        // SAFETY: the bytes are exactly what `write` stored after this
-        // engine compiled them (checked above), in a directory as trusted
-        // as the binary; wasmtime also checks they fit this engine.
-        unsafe { Component::deserialize(engine, compiled) }
-            .map(Some)
-            .map_err(|e| e.to_string())
+        dir.filter_map(Result::ok)
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(prefix) && name.ends_with(".cwasm")
+            })
+            .map(|entry| entry.path())
+            .collect()
     }
 
-    fn write(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    fn write(&self, prefix: &str, compiled: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
+        let path = self
+            .dir
+            .join(format!("{prefix}{}.cwasm", blake3::hash(compiled).to_hex()));
         // Written aside and renamed: a reader never sees half an entry,
         // and concurrent writers of the same entry write the same bytes.
         static WRITES: AtomicU64 = AtomicU64::new(0);
@@ -93,10 +87,28 @@ impl CompiledCache {
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut data = Vec::with_capacity(CHECKSUM_LEN + compiled.len());
-        data.extend_from_slice(&Sha256::digest(compiled));
-        data.extend_from_slice(compiled);
-        std::fs::write(&partial, &data)?;
+        std::fs::write(&partial, compiled)?;
         std::fs::rename(&partial, path)
     }
+}
+
+/// Maps the entry at `path` after checking its bytes against its name.
+fn read(engine: &Engine, path: &Path, prefix: &str) -> Result<Component, String> {
+    let expected = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix(prefix))
+        .and_then(|rest| rest.strip_suffix(".cwasm"))
+        .ok_or("entry is misnamed")?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap(path).map_err(|e| e.to_string())?;
+    if hasher.finalize().to_hex().as_str() != expected {
+        return Err("entry does not match its checksum".into());
+    }
+    // SAFETY: the bytes are exactly what `write` stored after this engine
+    // compiled them (checked above), in a directory as trusted as the
+    // binary; wasmtime also checks they fit this engine. The file is
+    // replaced only by renaming a new one over it, so the mapping stays
+    // valid.
+    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| e.to_string())
 }

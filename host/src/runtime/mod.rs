@@ -15,6 +15,7 @@
 //! - [`last_good`]: the last good answers, served when a call fails.
 //! - [`cache`]: server and member lists kept for a time-to-live.
 //! - [`compiled_cache`]: compiled components kept on disk between starts.
+//! - [`pool`]: the pooling allocator, sized for one plugin's calls.
 //! - [`safe`]: failures logged and replaced by fallbacks.
 
 mod admission;
@@ -33,6 +34,7 @@ mod log_stream;
 mod low_priority;
 mod one_line;
 mod plugin;
+mod pool;
 mod safe;
 mod state;
 mod world_check;
@@ -55,6 +57,7 @@ pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
 pub use limits::Limits;
 pub use plugin::Plugin;
+pub use pool::InstancePool;
 
 use bindings::{Provider, ProviderPre};
 use compiled_cache::CompiledCache;
@@ -181,13 +184,21 @@ impl PluginRuntime {
         Self::with_compiled_cache(None)
     }
 
-    /// A runtime that keeps compiled components in `dir` between starts.
+    /// A runtime that keeps compiled components in `dir` between starts,
+    /// with a pool sized for default limits.
     pub fn with_compiled_cache(dir: Option<PathBuf>) -> Result<Self, LoadError> {
+        Self::with_options(dir, InstancePool::default())
+    }
+
+    /// A runtime with compiled components kept in `dir` (if any) and
+    /// instances allocated from `pool`.
+    pub fn with_options(dir: Option<PathBuf>, pool: InstancePool) -> Result<Self, LoadError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true);
+        pool.configure(&mut config);
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)

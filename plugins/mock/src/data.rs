@@ -63,7 +63,14 @@ const REPO_COLORS: [&str; 7] = [
 
 const REPO_STATUSES: [Status; 4] = [Status::Online, Status::Idle, Status::Dnd, Status::Offline];
 
-pub fn servers() -> Vec<MockServer> {
+/// The servers, built on the first call and kept: every call of a reused
+/// instance answers from them instead of building them again.
+pub fn servers() -> &'static [MockServer] {
+    static SERVERS: std::sync::OnceLock<Vec<MockServer>> = std::sync::OnceLock::new();
+    SERVERS.get_or_init(build)
+}
+
+fn build() -> Vec<MockServer> {
     vec![
         MockServer {
             snowflake: "232769614004748288",

@@ -39,9 +39,9 @@ impl callbacks::Guest for Mock {
 
     fn get_user_data(server: String) -> Result<Vec<User>, String> {
         Ok(data::servers()
-            .into_iter()
+            .iter()
             .find(|s| s.snowflake == server)
-            .map(|s| s.users)
+            .map(|s| s.users.clone())
             .unwrap_or_default())
     }
 
