@@ -17,8 +17,10 @@ tasks:
   run [ARGS]     build the host, then run target/release/d-back ARGS
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
-  bench          build in release mode and print the benchmarks' numbers,
-                 and the isolation attacks' against the release binary
+  bench          build in release mode and print the benchmarks' numbers:
+                 d-back (from PyPI), the host and the floor side by side,
+                 plugin calls per language, and the isolation attacks'
+                 against the release binary
   soak [CYCLES]  churn connect/join/leave cycles against the release
                  binary (default 5000) and report its memory before/after
   fuzz [SECONDS] run every fuzz target for SECONDS each (default 600);
@@ -256,7 +258,10 @@ fn go_checks() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
-    run_benches(&["plugin_call", "connections", "languages"], None)?;
+    run_benches(
+        &["side_by_side", "plugin_call", "connections", "languages"],
+        None,
+    )?;
     // The isolation tests print, per attack, the server's peak memory, its
     // log rate and the join p99 under attack against the calm one: against
     // the release binary, these are the numbers to quote.

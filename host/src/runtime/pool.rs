@@ -4,8 +4,9 @@
 //! Slots are reserved once when the engine starts; a fresh instance takes a
 //! slot whose linear memory is a copy-on-write mapping of the component's
 //! initial memory image, so instantiating costs page-table work, not a copy
-//! of the image. A freed slot keeps its mapping warm for the next instance
-//! of the same component.
+//! of the image. A freed slot gives its pages back (`madvise`), so a burst of
+//! calls leaves no memory behind, and keeps its image mapped for the next
+//! instance of the same component.
 
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -25,9 +26,6 @@ const TABLES_PER_COMPONENT: u32 = 8;
 /// SpiderMonkey's and CPython's function tables hold tens of thousands of
 /// entries; a slot's table is reserved, not committed, so room is cheap.
 const TABLE_ELEMENTS: usize = 100_000;
-/// Linear memory zeroed by `memset` rather than `madvise` when a slot is
-/// freed: the pages a call touches stay mapped for the next instance.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
 
 impl InstancePool {
     /// Room for every call the plugin's lanes admit at once, its idle
@@ -58,8 +56,7 @@ impl InstancePool {
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .max_tables_per_module(2)
-            .table_elements(TABLE_ELEMENTS)
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
+            .table_elements(TABLE_ELEMENTS);
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
             .memory_init_cow(true);
