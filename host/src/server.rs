@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
 use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
 use crate::runtime::{InstancePool, LoadError, Plugin, PluginRuntime};
+use crate::ws::LiveConnections;
 
 /// Log budget for lines about refused connections.
 const REFUSAL_LOG_BYTES_PER_SECOND: u32 = 4 * 1024;
@@ -39,6 +40,8 @@ pub struct Shared {
     /// Log lines about refused connections: a flood of refusals must not
     /// become a flood of log.
     pub refusal_log: LogBudget,
+    /// Every open WebSocket, for liveness and shutdown.
+    pub live: LiveConnections,
 }
 
 /// Why the server could not start.
@@ -125,6 +128,7 @@ impl Server {
                 http_connections,
                 auth_throttle,
                 refusal_log: LogBudget::new(REFUSAL_LOG_BYTES_PER_SECOND),
+                live: LiveConnections::default(),
             }),
         })
     }
@@ -159,6 +163,14 @@ impl Server {
             shutdown.clone(),
         )
         .await;
+        {
+            let shared = Arc::clone(&self.shared);
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                let limits = &shared.settings.clients;
+                crate::ws::watch_liveness(&shared.live, limits, shutdown).await;
+            });
+        }
         if let Ok(address) = self.local_addr() {
             tracing::info!(%address, "listening for HTTP and WebSocket");
         }

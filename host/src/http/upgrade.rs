@@ -65,18 +65,8 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
         ..
     } = cx;
     tasks.spawn(async move {
-        let upgraded = match upgrading.await {
-            Ok(upgraded) => upgraded,
-            Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
-        };
-        // The plain socket back from hyper, with whatever the browser sent
-        // after its request: the connection reads and writes it directly.
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                let stream = parts.io.into_inner();
-                crate::ws::serve(stream, parts.read_buf, shared, slot, shutdown).await;
-            }
-            Err(_) => tracing::error!("WebSocket upgrade on a connection that is not TCP"),
+        if let Some((stream, early)) = plain_socket(upgrading.await) {
+            crate::ws::serve(stream, early, shared, slot, shutdown).await;
         }
     });
 
@@ -89,6 +79,28 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
         headers.insert(SEC_WEBSOCKET_ACCEPT, value);
     }
     switching
+}
+
+/// The plain socket back from hyper, with whatever the browser sent after
+/// its request: the connection reads and writes it directly. Not async, so
+/// none of this stays in the connection's task once it has run.
+fn plain_socket(
+    upgraded: hyper::Result<hyper::upgrade::Upgraded>,
+) -> Option<(TcpStream, bytes::Bytes)> {
+    let upgraded = match upgraded {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            return None;
+        }
+    };
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => Some((parts.io.into_inner(), parts.read_buf)),
+        Err(_) => {
+            tracing::error!("WebSocket upgrade on a connection that is not TCP");
+            None
+        }
+    }
 }
 
 /// Whether a comma-separated header contains `token`, ignoring case.

@@ -197,11 +197,17 @@ impl FrameReader {
         }
     }
 
-    /// Room for the next read; hand it to the socket and then call
+    /// Reads what `read` gives into the buffer, through a chunk on the
+    /// stack: a read that finds nothing leaves no buffer behind. Then call
     /// [`FrameReader::next_message`] until it has nothing more.
-    pub fn read_buffer(&mut self) -> &mut Vec<u8> {
-        self.buf.reserve(READ_CHUNK);
-        &mut self.buf
+    pub fn read_from(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 
     /// The next complete message or control frame, `None` when more bytes
@@ -404,7 +410,7 @@ mod tests {
     }
 
     fn read_all(reader: &mut FrameReader, bytes: &[u8]) -> Result<Vec<Incoming>, FrameError> {
-        reader.read_buffer().extend_from_slice(bytes);
+        reader.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
         while let Some(message) = reader.next_message()? {
             out.push(message);

@@ -4,7 +4,7 @@
 pub mod frame;
 mod outbox;
 
-pub use outbox::{Flow, Outbox, QueueLimit};
+pub use outbox::{Flow, Outbox, QueueLimit, StopReason, Wake};
 
 #[cfg(test)]
 pub(crate) use outbox::tests::{read_frames, socket_pair};

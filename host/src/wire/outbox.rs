@@ -8,13 +8,16 @@
 //! so it is told to close instead of holding up everybody else.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
+use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
 /// How much one connection's outgoing queue may hold before the browser
 /// counts as not reading.
@@ -42,8 +45,34 @@ pub enum Flow {
     Closing,
 }
 
+/// Why a connection was asked to stop from outside its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StopReason {
+    /// The server is shutting down.
+    Shutdown = 1,
+    /// The browser has been silent past its pong deadline.
+    Unresponsive = 2,
+}
+
+/// What the connection's task should act on next.
+#[derive(Debug)]
+pub enum Wake {
+    Stop(StopReason),
+    /// The outgoing side is overflowed or broken.
+    Flow(Flow),
+    /// The socket can take queued bytes (or failed).
+    Writable(io::Result<()>),
+    /// The socket has bytes to read (or failed).
+    Readable(io::Result<()>),
+}
+
 /// The sending side of one connection, shared by its task and by every
 /// room it is bound to. Cheap to clone.
+///
+/// The task waits on it with [`Outbox::wake`], which stores nothing but
+/// its waker: an idle connection's task holds no timer and no waiting
+/// futures of its own.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
@@ -53,9 +82,13 @@ pub struct Outbox {
 struct Inner {
     stream: TcpStream,
     pending: Mutex<Pending>,
-    /// Wakes the connection's task: there is something to write, or the
-    /// flow changed.
-    signal: Notify,
+    /// Wakes the connection's task: there is something to write, the
+    /// flow changed, or it was asked to stop.
+    task: AtomicWaker,
+    stop: AtomicU8,
+    /// When the browser last sent anything, in milliseconds since
+    /// [`epoch`].
+    heard: AtomicU64,
     limit: QueueLimit,
 }
 
@@ -77,7 +110,9 @@ impl Outbox {
             inner: Arc::new(Inner {
                 stream,
                 pending: Mutex::new(Pending::default()),
-                signal: Notify::new(),
+                task: AtomicWaker::new(),
+                stop: AtomicU8::new(0),
+                heard: AtomicU64::new(millis_since_epoch(Instant::now())),
                 limit: QueueLimit {
                     frames: limit.frames.max(1),
                     bytes: limit.bytes,
@@ -110,14 +145,14 @@ impl Outbox {
                 Err(_) => pending.flow = Flow::Broken,
             }
             drop(pending);
-            self.inner.signal.notify_one();
+            self.inner.task.wake();
             return self.flow() == Flow::Open;
         }
         let limit = self.inner.limit;
         if pending.frames.len() >= limit.frames || pending.bytes + frame.len() > limit.bytes {
             pending.flow = Flow::Overflowed;
             drop(pending);
-            self.inner.signal.notify_one();
+            self.inner.task.wake();
             return false;
         }
         pending.bytes += frame.len();
@@ -185,7 +220,10 @@ impl Outbox {
                 match self.flush() {
                     Ok(true) => return true,
                     Ok(false) => {
-                        if self.inner.stream.writable().await.is_err() {
+                        if poll_fn(|cx| self.inner.stream.poll_write_ready(cx))
+                            .await
+                            .is_err()
+                        {
                             return false;
                         }
                     }
@@ -198,10 +236,68 @@ impl Outbox {
             .unwrap_or(false)
     }
 
-    /// Resolves when something was queued or the flow changed since the
-    /// last time it resolved.
-    pub async fn signalled(&self) {
-        self.inner.signal.notified().await;
+    /// Waits until the connection's task has something to do. Only that
+    /// task may call it: the socket keeps one reader's and one writer's
+    /// waker.
+    pub async fn wake(&self) -> Wake {
+        poll_fn(|cx| self.poll_wake(cx)).await
+    }
+
+    fn poll_wake(&self, cx: &mut Context<'_>) -> Poll<Wake> {
+        // Registered first, checked after: a change made in between wakes
+        // the task again instead of being missed.
+        self.inner.task.register(cx.waker());
+        if let Some(reason) = self.stop_requested() {
+            return Poll::Ready(Wake::Stop(reason));
+        }
+        let flow = self.flow();
+        if matches!(flow, Flow::Overflowed | Flow::Broken) {
+            return Poll::Ready(Wake::Flow(flow));
+        }
+        if self.has_pending()
+            && let Poll::Ready(ready) = self.inner.stream.poll_write_ready(cx)
+        {
+            return Poll::Ready(Wake::Writable(ready));
+        }
+        if let Poll::Ready(ready) = self.inner.stream.poll_read_ready(cx) {
+            return Poll::Ready(Wake::Readable(ready));
+        }
+        Poll::Pending
+    }
+
+    /// Waits until the socket has bytes to read; for the connection's task.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.inner.stream.poll_read_ready(cx)).await
+    }
+
+    /// Asks the connection's task to end.
+    pub fn stop(&self, reason: StopReason) {
+        let _ =
+            self.inner
+                .stop
+                .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.inner.task.wake();
+    }
+
+    pub fn stop_requested(&self) -> Option<StopReason> {
+        match self.inner.stop.load(Ordering::Acquire) {
+            1 => Some(StopReason::Shutdown),
+            2 => Some(StopReason::Unresponsive),
+            _ => None,
+        }
+    }
+
+    /// The browser sent something `now`.
+    pub fn heard(&self, now: Instant) {
+        self.inner
+            .heard
+            .store(millis_since_epoch(now), Ordering::Relaxed);
+    }
+
+    /// How long the browser has been silent at `now`.
+    pub fn silent_for(&self, now: Instant) -> Duration {
+        let heard = self.inner.heard.load(Ordering::Relaxed);
+        Duration::from_millis(millis_since_epoch(now).saturating_sub(heard))
     }
 
     pub fn flow(&self) -> Flow {
@@ -216,6 +312,16 @@ impl Outbox {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A fixed instant, so a time fits in an atomic as milliseconds since it.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis_since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Writes as much of `buf` as the socket takes without waiting.

@@ -3,10 +3,20 @@
 //! written by whoever sends them ([`Outbox::send`]), so a broadcast reaches
 //! a reading browser without waking this task.
 //!
-//! An idle connection holds this task's state, its [`Outbox`] (the socket
-//! and an empty queue), its place in a room and its slot under the
-//! connection caps; no buffer: the read buffer is released after each
-//! message and the queue once the browser has caught up.
+//! What an idle connection holds, and why:
+//! - this task: the session (id, address, the server it is bound to, its
+//!   login failures and frame-rate bucket) and an empty frame reader; it
+//!   waits through [`Outbox::wake`], which keeps only a waker, so no timer
+//!   and no waiting futures (liveness is one sweeper for all connections,
+//!   `live`);
+//! - its [`Outbox`]: the socket, its registration with the reactor, an
+//!   empty queue, the last-heard time;
+//! - one entry in the list of live connections, one in its room, and its
+//!   slot under the connection caps.
+//!
+//! No buffer: the read buffer is released after each message and the
+//! queue once the browser has caught up; join and server-list calls are
+//! boxed, so their state exists only while they run.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,19 +28,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::join::{AuthGate, join};
 use crate::broadcast::ConnId;
-use crate::limits::{ClientLimits, ConnectionGuard, TokenBucket};
+use crate::limits::{ConnectionGuard, TokenBucket};
 use crate::protocol::inbound::parse_binary_frame;
 use crate::protocol::{ClientError, ServerFrame, parse_client_frame, texts};
 use crate::server::Shared;
 use crate::wire::frame::{self, CloseCode, FrameReader, Incoming, Opcode};
-use crate::wire::{Flow, Outbox, QueueLimit};
+use crate::wire::{Flow, Outbox, QueueLimit, StopReason, Wake};
 
 /// How long a closing connection may take to flush its last frames and
 /// hear the browser's close.
 const CLOSING_TIME: Duration = Duration::from_secs(2);
-
-/// Our ping: empty, final, unmasked.
-const PING: &[u8] = &[0x80 | Opcode::Ping as u8, 0];
 
 /// How a connection ends.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +97,6 @@ pub async fn serve(
     );
     let mut frames = FrameReader::new(limits.max_message_bytes, &early);
     drop(early);
-    let liveness_period = liveness_period(limits);
     let mut session = Session {
         id: shared.hub.next_id(),
         ip: slot.ip(),
@@ -101,66 +107,69 @@ pub async fn serve(
         auth_failures: 0,
         strikes: 0,
     };
-    tracing::debug!(conn = session.id, ip = %session.ip, "connection opened");
+    let id = session.id;
+    let live = Arc::clone(&session.shared);
+    live.live.enter(id, &outbox, &shutdown);
+    drop(shutdown);
+    tracing::debug!(conn = id, ip = %session.ip, "connection opened");
     // Boxed, like each join: the plugin call's state is held only while
     // it runs, not by every idle connection.
     Box::pin(session.send_server_list()).await;
 
-    let mut last_heard = Instant::now();
-    let liveness = tokio::time::sleep(liveness_period);
-    tokio::pin!(liveness);
     let ending = loop {
-        let waiting = outbox.has_pending();
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break Ending::abrupt(CloseCode::Away, "server shutting down"),
-            () = outbox.signalled() => match outbox.flow() {
-                Flow::Open | Flow::Closing => {}
-                Flow::Overflowed => {
-                    tracing::info!(conn = session.id, "closing a connection that stopped reading");
-                    break Ending::abrupt(CloseCode::Policy, "too many unread frames");
-                }
-                Flow::Broken => break Ending::Gone,
-            },
-            ready = outbox.stream().writable(), if waiting => {
-                if ready.is_err() || outbox.flush().is_err() {
+        match outbox.wake().await {
+            Wake::Stop(StopReason::Shutdown) => {
+                break Ending::abrupt(CloseCode::Away, "server shutting down");
+            }
+            Wake::Stop(StopReason::Unresponsive) => {
+                let silent = outbox.silent_for(Instant::now());
+                tracing::info!(conn = id, ?silent, "dropping an unresponsive connection");
+                break Ending::Gone;
+            }
+            Wake::Flow(Flow::Overflowed) => {
+                tracing::info!(conn = id, "closing a connection that stopped reading");
+                break Ending::abrupt(CloseCode::Policy, "too many unread frames");
+            }
+            Wake::Flow(_) | Wake::Writable(Err(_)) | Wake::Readable(Err(_)) => break Ending::Gone,
+            Wake::Writable(Ok(())) => {
+                if outbox.flush().is_err() {
                     break Ending::Gone;
                 }
             }
-            ready = outbox.stream().readable() => {
-                if ready.is_err() {
-                    break Ending::Gone;
-                }
-                match outbox.stream().try_read_buf(frames.read_buffer()) {
+            Wake::Readable(Ok(())) => {
+                match frames.read_from(|chunk| outbox.stream().try_read(chunk)) {
                     Ok(0) => break Ending::Gone,
-                    Ok(_) => last_heard = Instant::now(),
+                    Ok(_) => outbox.heard(Instant::now()),
                     Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
                     Err(error) => {
-                        tracing::debug!(conn = session.id, %error, "connection error");
+                        tracing::debug!(conn = id, %error, "connection error");
                         break Ending::Gone;
                     }
                 }
-                if let Some(ending) = session.read_frames(&mut frames).await {
+                // Boxed: what a frame needs (a parsed request, a join) is
+                // held only while it is handled.
+                if let Some(ending) = Box::pin(session.read_frames(&mut frames)).await {
                     break ending;
                 }
-            }
-            () = &mut liveness => {
-                let silent = last_heard.elapsed();
-                let limits = &session.shared.settings.clients;
-                if silent >= limits.ping_interval + limits.pong_timeout {
-                    tracing::info!(conn = session.id, ?silent, "dropping an unresponsive connection");
-                    break Ending::Gone;
-                }
-                if silent >= limits.ping_interval {
-                    outbox.send(&Bytes::from_static(PING));
-                }
-                liveness.as_mut().reset(tokio::time::Instant::now() + liveness_period);
             }
         }
     };
 
-    let id = session.id;
     drop(session);
+    live.live.leave(id);
+    if !matches!(ending, Ending::Gone) {
+        Box::pin(close(&outbox, &mut frames, ending)).await;
+    }
+    // The socket is closed before the slot is free, so the connection caps
+    // count sockets that really exist.
+    drop(outbox);
+    drop(slot);
+    tracing::debug!(conn = id, "connection closed");
+}
+
+/// Sends the close frame `ending` calls for and waits (bounded) for it to
+/// go out and, when the server closed first, for the browser's answer.
+async fn close(outbox: &Outbox, frames: &mut FrameReader, ending: Ending) {
     match ending {
         Ending::Gone => {}
         Ending::Answer(code) => {
@@ -175,18 +184,13 @@ pub async fn serve(
             outbox.close_with(frame::close(code, reason), keep_queued);
             let closing = async {
                 if outbox.drain(CLOSING_TIME).await {
-                    hear_close(&outbox, &mut frames).await;
+                    hear_close(outbox, frames).await;
                 }
             };
             // A browser that reads nothing gets no more of our time than this.
             let _ = tokio::time::timeout(CLOSING_TIME, closing).await;
         }
     }
-    // The socket is closed before the slot is free, so the connection caps
-    // count sockets that really exist.
-    drop(outbox);
-    drop(slot);
-    tracing::debug!(conn = id, "connection closed");
 }
 
 /// Reads until the browser's close frame or the end of the stream, so the
@@ -194,10 +198,10 @@ pub async fn serve(
 /// frame into a reset the browser may never read).
 async fn hear_close(outbox: &Outbox, frames: &mut FrameReader) {
     loop {
-        if outbox.stream().readable().await.is_err() {
+        if outbox.readable().await.is_err() {
             return;
         }
-        match outbox.stream().try_read_buf(frames.read_buffer()) {
+        match frames.read_from(|chunk| outbox.stream().try_read(chunk)) {
             Ok(0) => return,
             Ok(_) => {}
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -211,12 +215,6 @@ async fn hear_close(outbox: &Outbox, frames: &mut FrameReader) {
             }
         }
     }
-}
-
-/// How often liveness is checked: often enough that a dead connection is
-/// noticed soon after its pong is overdue.
-fn liveness_period(limits: &ClientLimits) -> Duration {
-    (limits.ping_interval.min(limits.pong_timeout) / 2).max(Duration::from_millis(10))
 }
 
 /// What one connection knows about itself.
@@ -277,7 +275,7 @@ impl Session {
                 }
             };
             match request {
-                Ok(request) => Box::pin(self.join(request)).await,
+                Ok(request) => self.join(request).await,
                 Err(error) => {
                     tracing::debug!(conn = self.id, %error, "unusable frame");
                     self.send_error(ClientError::message(error));

@@ -3,6 +3,8 @@
 
 mod connection;
 mod join;
+mod live;
 
 pub use connection::serve;
 pub use join::{AuthGate, JoinRefusal, Joined, join};
+pub use live::{LiveConnections, watch as watch_liveness};
