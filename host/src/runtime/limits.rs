@@ -4,24 +4,21 @@
 //! Fuel counts instructions, so it stops a busy loop deterministically. The
 //! deadline covers what fuel cannot: a call that waits (sleeps, blocks on a
 //! host function) or burns its budget slowly. It is enforced by epoch
-//! interruption: a background thread bumps the engine's epoch every
-//! [`EPOCH_TICK`], and on each tick the running call yields to tokio (so a
+//! interruption: a background thread ([`super::epoch`]) bumps the
+//! engine's epoch every [`EPOCH_TICK`] while calls run, and on each tick the running call yields to tokio (so a
 //! plugin never holds a worker thread for more than one tick) and traps once
 //! its deadline has passed. A tokio timeout around the call is the backstop.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Engine, ResourceLimiter};
+use wasmtime::ResourceLimiter;
 
 /// How often the engine's epoch advances.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Most table elements a plugin may have; tables hold function references,
 /// so real components stay far below this.
-const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
 /// Per-call limits of one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,40 +117,6 @@ impl ResourceLimiter for MemoryCap {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
-    }
-}
-
-/// Advances an engine's epoch every [`EPOCH_TICK`] until dropped.
-pub struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    pub fn start(engine: Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - [`bindings`]: the only `bindgen!`, from `wit/`.
 //! - [`state`]: store data, WASI context, the host functions plugins import.
-//! - [`limits`]: fuel, memory cap, deadline, epoch ticker.
+//! - [`limits`]: fuel, memory cap, deadline.
+//! - [`epoch`]: the thread that advances the epoch while calls run.
 //! - [`egress`]: outgoing HTTP, only to allow-listed hosts.
 //! - [`plugin`]: typed, sandboxed calls with an instance pool.
 //! - [`convert`]: plugin values checked into host values.
@@ -27,6 +28,7 @@ mod compiled_cache;
 mod config_value;
 mod convert;
 mod egress;
+mod epoch;
 mod error;
 mod last_good;
 mod limits;
@@ -61,7 +63,7 @@ pub use pool::InstancePool;
 
 use bindings::{Provider, ProviderPre};
 use compiled_cache::CompiledCache;
-use limits::EpochTicker;
+use epoch::EpochTicker;
 use low_priority::LowPriority;
 use state::PluginState;
 

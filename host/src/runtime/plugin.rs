@@ -25,9 +25,10 @@ use super::cache::CallCache;
 use super::callback::Callback;
 use super::convert;
 use super::convert::OutputCaps;
+use super::epoch::{EpochTicker, Ticking};
 use super::error::PluginError;
 use super::last_good::LastGood;
-use super::limits::{EpochTicker, Limits, MemoryCap};
+use super::limits::{Limits, MemoryCap};
 use super::low_priority::LowPriority;
 use super::one_line::one_line;
 use super::state::{PluginIdentity, PluginState};
@@ -67,8 +68,8 @@ pub struct Plugin {
     pub(super) reports: LogBudget,
     /// Where timer and `static-request` calls run.
     pub(super) background: Arc<LowPriority>,
-    /// Keeps the epoch ticker running as long as this plugin can be called.
-    _ticker: Arc<EpochTicker>,
+    /// Advances the epoch (so deadlines hold) while a call runs.
+    ticker: Arc<EpochTicker>,
 }
 
 /// Runs `$body` with `$inst` checked out, under the call's limits, and
@@ -80,6 +81,7 @@ macro_rules! sandboxed {
             .get($callback.lane())
             .enter($plugin.limits.deadline)
             .await?;
+        let _ticking = $plugin.ticking();
         let mut $inst = $plugin.checkout($callback).await?;
         let outcome =
             tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body }).await;
@@ -114,7 +116,7 @@ impl Plugin {
             cached_users: CallCache::new(spec.cache_ttl),
             reports: LogBudget::new(REPORT_BYTES_PER_SECOND),
             background: parts.background,
-            _ticker: parts.ticker,
+            ticker: parts.ticker,
         }
     }
 
@@ -266,6 +268,12 @@ impl Plugin {
         });
         self.arm(&mut store)?;
         Ok(store)
+    }
+
+    /// Keeps deadlines enforced while guest code runs: hold it for the
+    /// whole call, instantiation included.
+    pub(super) fn ticking(&self) -> Ticking<'_> {
+        self.ticker.hold()
     }
 
     /// The linked component, for instantiating it outside the pool.

@@ -11,6 +11,9 @@
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::PluginSpec;
+// A slot's table is reserved, not committed, so room for the most the
+// memory limiter allows is cheap.
+use super::limits::MAX_TABLE_ELEMENTS;
 
 /// How many instances may be alive at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +26,6 @@ pub struct InstancePool {
 const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 const MEMORIES_PER_COMPONENT: u32 = 4;
 const TABLES_PER_COMPONENT: u32 = 8;
-/// SpiderMonkey's and CPython's function tables hold tens of thousands of
-/// entries; a slot's table is reserved, not committed, so room is cheap.
-const TABLE_ELEMENTS: usize = 100_000;
 
 impl InstancePool {
     /// Room for every call the plugin's lanes admit at once, its idle
@@ -56,7 +56,7 @@ impl InstancePool {
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .max_tables_per_module(2)
-            .table_elements(TABLE_ELEMENTS);
+            .table_elements(MAX_TABLE_ELEMENTS);
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
             .memory_init_cow(true);

@@ -36,6 +36,7 @@ fn check_here(plugin: &Plugin) -> Result<(), LoadError> {
     runtime.block_on(async {
         // Armed like a call: a start function that hangs meets the deadline
         // and traps instead of hanging start-up.
+        let _ticking = plugin.ticking();
         let mut store = plugin
             .new_store()
             .map_err(|e| start_failed(plugin, e.to_string()))?;
