@@ -108,8 +108,9 @@ pub async fn serve(
         strikes: 0,
     };
     let id = session.id;
-    let live = Arc::clone(&session.shared);
-    live.live.enter(id, &outbox, &shutdown);
+    // Kept past the session, which is dropped (and unbound) first.
+    let shared = Arc::clone(&session.shared);
+    shared.live.enter(id, &outbox, &shutdown);
     drop(shutdown);
     tracing::debug!(conn = id, ip = %session.ip, "connection opened");
     // Boxed, like each join: the plugin call's state is held only while
@@ -156,8 +157,9 @@ pub async fn serve(
     };
 
     drop(session);
-    live.live.leave(id);
+    shared.live.leave(id);
     if !matches!(ending, Ending::Gone) {
+        // Boxed: its timers exist only while a connection closes.
         Box::pin(close(&outbox, &mut frames, ending)).await;
     }
     // The socket is closed before the slot is free, so the connection caps
