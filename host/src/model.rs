@@ -118,10 +118,6 @@ pub struct PresenceUpdate {
     pub delete: bool,
 }
 
-/// A member list as the host passes it around: one shared, read-only copy
-/// for the cache, the last good answer and every join that uses it.
-pub type Members = std::sync::Arc<[Member]>;
-
 /// Something to broadcast to every connection bound to `server`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -4,10 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -197,10 +194,7 @@ impl Server {
                         tasks: tasks.clone(),
                         peer,
                     };
-                    tasks.spawn(async move {
-                        serve_tcp(stream, cx).await;
-                        drop(slot);
-                    });
+                    tasks.spawn(http::serve(stream, cx, slot));
                 }
                 Err(error) => {
                     // Usually out of file descriptors: back off instead of spinning.
@@ -218,34 +212,5 @@ impl Server {
         {
             tracing::warn!("some connections did not close in time");
         }
-    }
-}
-
-async fn serve_tcp(stream: TcpStream, cx: http::Context) {
-    let _ = stream.set_nodelay(true);
-    let shutdown = cx.shutdown.clone();
-    let peer = cx.peer;
-    let limits = &cx.shared.settings.clients;
-    let mut builder = http1::Builder::new();
-    // The header timeout also bounds a connection that sends nothing at all,
-    // and the buffer cap bounds the request head (431 past it).
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.handshake_timeout)
-        .max_buf_size(limits.max_header_bytes);
-    let service = service_fn(move |request| http::handle(request, cx.clone()));
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
     }
 }

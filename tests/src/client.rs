@@ -40,6 +40,19 @@ impl Client {
         Ok(Self { ws })
     }
 
+    /// A client on a socket whose handshake the test made itself; `read`
+    /// is what it read past the `101`'s head.
+    pub async fn handshaken(stream: TcpStream, read: Vec<u8>) -> Self {
+        let ws = WebSocketStream::from_partially_read(
+            MaybeTlsStream::Plain(stream),
+            read,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await;
+        Self { ws }
+    }
+
     /// Connects from the loopback address `from` (127.0.0.0/8 is all
     /// local), so tests can act as many client addresses.
     pub async fn connect_from(addr: SocketAddr, from: IpAddr) -> Self {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 pub use hub::{ConnId, Hub, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
 
-use crate::model::{Event, InvalidValue, Member, Members, PresenceUpdate, require_non_empty};
-use crate::protocol::ServerFrame;
+use crate::model::{Event, InvalidValue, PresenceUpdate, require_non_empty};
+use crate::protocol::{MemberList, ServerFrame};
 
 /// Sends frames to every connection bound to a server. Cheap to clone; hand
 /// it to a Discord bot's event handlers.
@@ -60,20 +60,27 @@ impl Broadcaster {
         }
     }
 
-    /// Lays the latest broadcast presences of `server` over `members` (a
-    /// copy is made only when there are any), then runs `enter` (which
-    /// sends the join frame and binds the connection) before any further
-    /// presence of `server` is remembered or delivered.
+    /// Runs `enter` (which sends the join frame and binds the connection)
+    /// with the rendered `users` object of `members`, the latest broadcast
+    /// presences of `server` laid over it, before any further presence of
+    /// `server` is remembered or delivered. The overlay is rendered once
+    /// per list and state of the presences, for every join that follows.
     pub fn join_room<R>(
         &self,
         server: &str,
-        members: &Members,
-        enter: impl FnOnce(&[Member]) -> R,
+        members: &MemberList,
+        enter: impl FnOnce(&[u8]) -> R,
     ) -> R {
         let _order = self.order.lock(server);
-        match self.presence.overlaid(server, members) {
-            Some(overlaid) => enter(&overlaid),
-            None => enter(members),
+        let Some(stamp) = self.presence.stamp(server) else {
+            return enter(&members.json());
+        };
+        if let Some(json) = members.overlaid(stamp) {
+            return enter(&json);
+        }
+        match self.presence.overlaid(server, members.members()) {
+            Some((stamp, overlaid)) => enter(&members.keep_overlaid(stamp, &overlaid)),
+            None => enter(&members.json()),
         }
     }
 
@@ -155,9 +162,53 @@ impl Broadcaster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RoleColor, Status};
+    use crate::model::{Member, RoleColor, Status};
     use crate::wire::frame::{self, Opcode};
     use crate::wire::{read_frames, socket_pair};
+
+    fn member(uid: &str) -> Member {
+        Member {
+            uid: uid.into(),
+            username: "one".into(),
+            status: Status::Offline,
+            role_color: RoleColor::parse("#000000").unwrap(),
+        }
+    }
+
+    /// Joins see the latest presences; the overlay is rendered once per
+    /// state of the presences, not once per join, and never changes the
+    /// shared list itself.
+    #[test]
+    fn joins_share_one_overlaid_rendering_until_a_presence_changes() {
+        let broadcaster = Broadcaster::new(Arc::new(Hub::new()));
+        let members = MemberList::new(vec![member("1"), member("2")]);
+        let render = |broadcaster: &Broadcaster| {
+            broadcaster.join_room("s", &members, bytes::Bytes::copy_from_slice)
+        };
+        assert_eq!(render(&broadcaster), members.json(), "nothing remembered");
+        broadcaster
+            .broadcast_presence("s", &presence("2", Status::Dnd))
+            .unwrap();
+        let first = broadcaster.join_room("s", &members, |json| json.as_ptr());
+        let second = broadcaster.join_room("s", &members, |json| json.as_ptr());
+        assert_eq!(
+            first, second,
+            "the second join reused the first's rendering"
+        );
+        let text = String::from_utf8(render(&broadcaster).to_vec()).unwrap();
+        assert!(
+            text.contains(r#""2":{"uid":"2","username":"user 2","status":"dnd""#),
+            "{text}"
+        );
+        broadcaster
+            .broadcast_presence("s", &presence("1", Status::Idle))
+            .unwrap();
+        let text = String::from_utf8(render(&broadcaster).to_vec()).unwrap();
+        assert!(text.contains(r#""status":"idle""#), "re-rendered: {text}");
+        assert!(text.contains(r#""status":"dnd""#), "{text}");
+        let plain = String::from_utf8(members.json().to_vec()).unwrap();
+        assert!(!plain.contains("dnd") && !plain.contains("idle"), "{plain}");
+    }
 
     fn presence(uid: &str, status: Status) -> PresenceUpdate {
         PresenceUpdate {
@@ -181,16 +232,11 @@ mod tests {
         };
         let (socket, mut browser) = socket_pair().await;
         let outbox = Outbox::new(socket, limit);
-        let members = Members::from([Member {
-            uid: "1".into(),
-            username: "one".into(),
-            status: Status::Offline,
-            role_color: RoleColor::parse("#000000").unwrap(),
-        }]);
+        let members = MemberList::new(vec![member("1")]);
         let racer = broadcaster.clone();
         let mut concurrent = None;
         broadcaster.join_room("s", &members, |snapshot| {
-            assert_eq!(snapshot[0].status, Status::Offline);
+            assert!(String::from_utf8_lossy(snapshot).contains("\"offline\""));
             // The interleaving forced: another thread broadcasts now, after
             // the snapshot, before the bind.
             concurrent = Some(std::thread::spawn(move || {

@@ -30,9 +30,20 @@ pub struct PresenceMemory {
 
 #[derive(Debug, Default)]
 struct State {
-    servers: HashMap<String, HashMap<String, PresenceUpdate>>,
+    servers: HashMap<String, Remembered>,
     /// Bytes held, as [`cost`] counts them.
     bytes: usize,
+    /// The last stamp given out.
+    last_stamp: u64,
+}
+
+/// What is remembered of one server, and the stamp of its last change:
+/// stamps only grow, across servers, so an equal stamp means the same
+/// presences (a rendering made with them is still right).
+#[derive(Debug, Default)]
+struct Remembered {
+    stamp: u64,
+    members: HashMap<String, PresenceUpdate>,
 }
 
 fn cost(update: &PresenceUpdate) -> usize {
@@ -43,13 +54,19 @@ impl PresenceMemory {
     /// Remembers `update`, or forgets the member when it is a `delete`.
     pub fn remember(&self, server: &str, update: &PresenceUpdate) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let State { servers, bytes } = &mut *state;
+        let State {
+            servers,
+            bytes,
+            last_stamp,
+        } = &mut *state;
+        *last_stamp += 1;
         if update.delete {
-            if let Some(members) = servers.get_mut(server) {
-                if let Some(gone) = members.remove(&update.uid) {
+            if let Some(remembered) = servers.get_mut(server) {
+                remembered.stamp = *last_stamp;
+                if let Some(gone) = remembered.members.remove(&update.uid) {
                     *bytes -= cost(&gone);
                 }
-                if members.is_empty() {
+                if remembered.members.is_empty() {
                     servers.remove(server);
                 }
             }
@@ -59,7 +76,9 @@ impl PresenceMemory {
         if !servers.contains_key(server) && (servers.len() >= MAX_SERVERS || full) {
             return;
         }
-        let members = servers.entry(server.to_string()).or_default();
+        let remembered = servers.entry(server.to_string()).or_default();
+        remembered.stamp = *last_stamp;
+        let members = &mut remembered.members;
         let room = members.len() < MAX_MEMBERS_PER_SERVER && !full;
         match members.get_mut(&update.uid) {
             Some(known) => {
@@ -86,15 +105,22 @@ impl PresenceMemory {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
+    /// The stamp of what is remembered for `server` now, or `None` when
+    /// nothing is.
+    pub fn stamp(&self, server: &str) -> Option<u64> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.servers.get(server).map(|remembered| remembered.stamp)
+    }
+
     /// `members` with what is remembered for `server` laid over them (by
-    /// `overlay_onto`), or `None` when nothing is (the list is then used
-    /// as it is, uncopied).
-    pub fn overlaid(&self, server: &str, members: &[Member]) -> Option<Vec<Member>> {
+    /// `overlay_onto`), and the stamp of what was laid; `None` when
+    /// nothing is remembered (the list is then used as it is, uncopied).
+    pub fn overlaid(&self, server: &str, members: &[Member]) -> Option<(u64, Vec<Member>)> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let remembered = state.servers.get(server)?;
         let mut copy = members.to_vec();
-        overlay_onto(remembered, &mut copy);
-        Some(copy)
+        overlay_onto(&remembered.members, &mut copy);
+        Some((remembered.stamp, copy))
     }
 }
 
@@ -168,9 +194,10 @@ mod tests {
         memory.remember("s", &update("3", Status::Online, None, false));
         memory.remember("other", &update("1", Status::Offline, None, false));
 
-        let members = memory
+        let (stamp, members) = memory
             .overlaid("s", &[member("1", Status::Offline)])
             .unwrap();
+        assert_eq!(memory.stamp("s"), Some(stamp));
         assert_eq!(members.len(), 2, "nameless newcomers are not drawn");
         assert_eq!(members[0].status, Status::Dnd);
         assert_eq!(members[0].username, "user 1");
@@ -180,7 +207,8 @@ mod tests {
         );
 
         memory.remember("s", &update("1", Status::Offline, None, true));
-        let members = memory
+        assert!(memory.stamp("s").unwrap() > stamp, "a delete is a change");
+        let (_, members) = memory
             .overlaid("s", &[member("1", Status::Online)])
             .unwrap();
         assert_eq!(members[0].status, Status::Online);

@@ -1,48 +1,50 @@
 //! Turning an HTTP request into a WebSocket on any path.
 
+//! Turning an HTTP request into a WebSocket on any path, when it came
+//! through the HTTP server: a refused handshake, or one that was not the
+//! first request of its connection (see [`super::handshake`]).
+
 use hyper::body::Incoming;
 use hyper::header::{
-    CONNECTION, HeaderMap, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::Context;
+use super::handshake::{self, Refusal};
+use super::prefixed::Prefixed;
 use super::response::{self, Body};
 use crate::limits::Verdict;
 
 /// True for a request that asks to become a WebSocket.
 pub fn is_websocket(request: &Request<Incoming>) -> bool {
-    header_has_token(request.headers(), &UPGRADE, "websocket")
+    handshake::wants_websocket(request.headers())
 }
 
 /// Answers the handshake and serves the socket once hyper hands it over.
 pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
-    let headers = request.headers();
-    if request.method() != Method::GET || !header_has_token(headers, &CONNECTION, "upgrade") {
-        return response::error(StatusCode::BAD_REQUEST, "not a WebSocket handshake");
-    }
-    if headers
-        .get(SEC_WEBSOCKET_VERSION)
-        .map(HeaderValue::as_bytes)
-        != Some(b"13")
-    {
-        let mut refused = response::error(
-            StatusCode::UPGRADE_REQUIRED,
-            "unsupported WebSocket version; use 13",
-        );
-        refused
-            .headers_mut()
-            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        return refused;
-    }
-    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
-        return response::error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+    let is_get = request.method() == Method::GET;
+    let accept_key = match handshake::accept_key(is_get, request.headers()) {
+        Ok(key) => key,
+        Err(Refusal::NotHandshake) => {
+            return response::error(StatusCode::BAD_REQUEST, "not a WebSocket handshake");
+        }
+        Err(Refusal::Version) => {
+            let mut refused = response::error(
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported WebSocket version; use 13",
+            );
+            refused
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            return refused;
+        }
+        Err(Refusal::MissingKey) => {
+            return response::error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+        }
     };
-    let accept_key = derive_accept_key(key.as_bytes());
     // Checked before anything else runs for this connection: a refused
     // client never reaches a plugin.
     let slot = match cx.shared.connections.acquire(cx.peer.ip()) {
@@ -66,7 +68,7 @@ pub fn accept(mut request: Request<Incoming>, cx: Context) -> Response<Body> {
     } = cx;
     tasks.spawn(async move {
         if let Some((stream, early)) = plain_socket(upgrading.await) {
-            crate::ws::serve(stream, early, shared, slot, shutdown).await;
+            crate::ws::serve(stream, early, shared, slot, shutdown, None).await;
         }
     });
 
@@ -94,21 +96,20 @@ fn plain_socket(
             return None;
         }
     };
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => Some((parts.io.into_inner(), parts.read_buf)),
+    match upgraded.downcast::<TokioIo<Prefixed>>() {
+        Ok(parts) => {
+            // What hyper read ahead came before what it did not read yet.
+            let (stream, unread) = parts.io.into_inner().into_parts();
+            let early = if unread.is_empty() {
+                parts.read_buf
+            } else {
+                [parts.read_buf, unread].concat().into()
+            };
+            Some((stream, early))
+        }
         Err(_) => {
             tracing::error!("WebSocket upgrade on a connection that is not TCP");
             None
         }
     }
-}
-
-/// Whether a comma-separated header contains `token`, ignoring case.
-fn header_has_token(headers: &HeaderMap, name: &hyper::header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|part| part.trim().eq_ignore_ascii_case(token))
 }

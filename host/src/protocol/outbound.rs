@@ -11,13 +11,6 @@ use crate::model::{Member, PresenceUpdate, RoleColor, ServerEntry, Status};
 pub enum ServerFrame<'a> {
     /// First frame on every connection. Shows only public fields.
     ServerList(&'a [ServerEntry]),
-    /// Answer to a successful `connect`.
-    ServerJoin {
-        users: &'a [Member],
-        requested: &'a str,
-        server_name: &'a str,
-        client_id: Option<&'a str>,
-    },
     Presence {
         server: &'a str,
         update: &'a PresenceUpdate,
@@ -52,6 +45,58 @@ impl ServerFrame<'_> {
     }
 }
 
+/// The answer to a successful `connect`. The member list comes rendered
+/// (a [`super::snapshot::MemberList`]'s `users` object); the rest is
+/// written around it, in d-back's key order.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerJoin<'a> {
+    pub users_json: &'a [u8],
+    pub requested: &'a str,
+    pub server_name: &'a str,
+    pub client_id: Option<&'a str>,
+}
+
+impl ServerJoin<'_> {
+    pub fn to_json(self) -> String {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        String::from_utf8(out).expect("rendered JSON is UTF-8")
+    }
+
+    pub fn to_frame(self) -> bytes::Bytes {
+        crate::wire::frame::text_with(|buf| {
+            buf.reserve(self.users_json.len() + 128);
+            self.write(buf);
+        })
+    }
+
+    fn write(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"type":"server-join","data":{"users":"#);
+        out.extend_from_slice(self.users_json);
+        out.extend_from_slice(br#","request":{"server":"#);
+        write_str(out, self.requested);
+        out.extend_from_slice(br#"},"serverName":"#);
+        write_str(out, self.server_name);
+        if let Some(client_id) = self.client_id {
+            out.extend_from_slice(br#","clientId":"#);
+            write_str(out, client_id);
+        }
+        out.extend_from_slice(b"}}");
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).unwrap_or_else(|_| unreachable!("a string is plain JSON"));
+}
+
+/// The `users` object of a `server-join` frame: uid to member.
+pub fn users_json(members: &[Member]) -> bytes::Bytes {
+    let mut out = Vec::with_capacity(members.len() * 96 + 2);
+    serde_json::to_writer(&mut out, &Users(members))
+        .unwrap_or_else(|_| unreachable!("members are plain JSON"));
+    out.into()
+}
+
 /// Every frame's outer object: `type`, then `server` for broadcasts, then
 /// `data`, in the order d-back writes them.
 #[derive(Serialize)]
@@ -77,22 +122,6 @@ impl Serialize for ServerFrame<'_> {
             Self::ServerList(servers) => {
                 envelope("server-list", None, PublicServers(servers)).serialize(serializer)
             }
-            Self::ServerJoin {
-                users,
-                requested,
-                server_name,
-                client_id,
-            } => envelope(
-                "server-join",
-                None,
-                JoinData {
-                    users: Users(users),
-                    request: Request { server: requested },
-                    server_name,
-                    client_id,
-                },
-            )
-            .serialize(serializer),
             Self::Presence { server, update } => envelope(
                 "presence",
                 Some(server),
@@ -181,21 +210,6 @@ impl Serialize for User<'_> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JoinData<'a> {
-    users: Users<'a>,
-    request: Request<'a>,
-    server_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Request<'a> {
-    server: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct PresenceData<'a> {
     uid: &'a str,
     status: Status,
@@ -258,14 +272,14 @@ mod tests {
             status: Status::Dnd,
             role_color: RoleColor::parse("#000000").unwrap(),
         }];
-        let frame = ServerFrame::ServerJoin {
-            users: &users,
+        let frame = ServerJoin {
+            users_json: &users_json(&users),
             requested: "default",
             server_name: "S",
             client_id: None,
         };
         assert_eq!(
-            parse(frame),
+            serde_json::from_str::<Value>(&frame.to_json()).unwrap(),
             json!({"type":"server-join","data":{
                 "users":{"1":{"uid":"1","username":"a","status":"dnd","roleColor":"#000000"}},
                 "request":{"server":"default"},"serverName":"S"}})
@@ -328,15 +342,15 @@ mod tests {
                 role_color: RoleColor::parse("#000000").unwrap(),
             },
         ];
-        let join = ServerFrame::ServerJoin {
-            users: &users,
-            requested: "x",
+        let join = ServerJoin {
+            users_json: &users_json(&users),
+            requested: "x \"quoted\"",
             server_name: "X",
             client_id: Some("42"),
         };
         assert_eq!(
             join.to_json(),
-            r##"{"type":"server-join","data":{"users":{"2":{"uid":"2","username":"b","status":"online","roleColor":"#112233"},"1":{"uid":"1","username":"a\n","status":"offline","roleColor":"#000000"}},"request":{"server":"x"},"serverName":"X","clientId":"42"}}"##
+            r##"{"type":"server-join","data":{"users":{"2":{"uid":"2","username":"b","status":"online","roleColor":"#112233"},"1":{"uid":"1","username":"a\n","status":"offline","roleColor":"#000000"}},"request":{"server":"x \"quoted\""},"serverName":"X","clientId":"42"}}"##
         );
         let update = PresenceUpdate {
             uid: "7".into(),

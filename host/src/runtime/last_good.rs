@@ -1,25 +1,25 @@
 //! The last successful answers of `get-server-data` and `get-user-data`,
-//! served when a later call fails, before falling back to empty.
+//! served when a later call fails, before falling back to empty. They are
+//! the same shared snapshots the cache and the joins hold, not copies.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use crate::model::{Member, Members, ServerEntry};
+use crate::protocol::{Members, Servers};
 
 /// Member lists remembered at most; the keys are snowflakes from the
 /// plugin's own server list, so this is only a backstop.
 const MAX_REMEMBERED_SERVERS: usize = 10_000;
 
-/// Bytes of remembered member lists in all (ids, names and colors, plus
-/// [`MEMBER_OVERHEAD`] each): past it a list for a server not yet
-/// remembered is not kept, and a longer list for a known one replaces it
-/// only if it fits.
-const MAX_BYTES: usize = 64 << 20;
-const MEMBER_OVERHEAD: usize = 64;
+/// Bytes of remembered member lists in all, as [`crate::protocol::MemberList::weight`]
+/// counts them (members and renderings): past it a list for a server not
+/// yet remembered is not kept, and a longer list for a known one replaces
+/// it only if it fits.
+const MAX_BYTES: usize = 192 << 20;
 
 #[derive(Debug, Default)]
 pub struct LastGood {
-    servers: Mutex<Option<Vec<ServerEntry>>>,
+    servers: Mutex<Option<Servers>>,
     users: Mutex<Users>,
 }
 
@@ -29,19 +29,12 @@ struct Users {
     bytes: usize,
 }
 
-fn size(users: &[Member]) -> usize {
-    users
-        .iter()
-        .map(|m| m.uid.len() + m.username.len() + MEMBER_OVERHEAD)
-        .sum()
-}
-
 impl LastGood {
-    pub fn remember_servers(&self, servers: &[ServerEntry]) {
-        *self.servers.lock().unwrap_or_else(|e| e.into_inner()) = Some(servers.to_vec());
+    pub fn remember_servers(&self, servers: &Servers) {
+        *self.servers.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(servers));
     }
 
-    pub fn servers(&self) -> Option<Vec<ServerEntry>> {
+    pub fn servers(&self) -> Option<Servers> {
         self.servers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -54,7 +47,7 @@ impl LastGood {
         let Users { by_server, bytes } = &mut *remembered;
         if by_server
             .get(server)
-            .is_some_and(|(_, known)| Members::ptr_eq(known, users))
+            .is_some_and(|(_, known)| Arc::ptr_eq(known, users))
         {
             return;
         }
@@ -62,13 +55,13 @@ impl LastGood {
         if known.is_none() && by_server.len() >= MAX_REMEMBERED_SERVERS {
             return;
         }
-        let new = size(users);
+        let new = users.weight();
         let total = *bytes - known.unwrap_or(0) + new;
         if total > MAX_BYTES {
             return;
         }
         *bytes = total;
-        by_server.insert(server.to_string(), (new, Members::clone(users)));
+        by_server.insert(server.to_string(), (new, Arc::clone(users)));
     }
 
     pub fn users(&self, server: &str) -> Option<Members> {
@@ -77,14 +70,14 @@ impl LastGood {
             .unwrap_or_else(|e| e.into_inner())
             .by_server
             .get(server)
-            .map(|(_, users)| users.clone())
+            .map(|(_, users)| Arc::clone(users))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RoleColor, Status};
+    use crate::model::{Member, RoleColor, Status};
 
     fn members(count: usize, name_len: usize) -> Members {
         (0..count)
@@ -110,6 +103,15 @@ mod tests {
         assert!(kept < 10 && kept > 0, "{kept} lists kept");
         assert!(last.users.lock().unwrap().bytes <= MAX_BYTES);
         last.remember_users("0", &members(1, 1));
-        assert_eq!(last.users("0").unwrap().len(), 1, "a smaller list replaces");
+        assert_eq!(
+            last.users("0").unwrap().members().len(),
+            1,
+            "a smaller list replaces"
+        );
+        last.remember_users("1", &big);
+        assert!(
+            last.users("1").is_some_and(|list| Arc::ptr_eq(&list, &big)),
+            "kept once there is room, shared, not copied"
+        );
     }
 }

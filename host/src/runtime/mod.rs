@@ -201,6 +201,8 @@ impl PluginRuntime {
             .consume_fuel(true)
             .epoch_interruption(true);
         pool.configure(&mut config);
+        #[cfg(feature = "profiling")]
+        profiler_from_env(&mut config);
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -259,4 +261,24 @@ impl PluginRuntime {
         world_check::check(&plugin)?;
         Ok(plugin)
     }
+}
+
+/// With the `profiling` feature, `D_BACK_PLUGIN_PROFILER=perfmap` (or
+/// `jitdump`) makes plugin code visible to `perf`: `perf record` then
+/// names the guest's functions, so an author sees where a call's time goes.
+#[cfg(feature = "profiling")]
+fn profiler_from_env(config: &mut Config) {
+    let strategy = match std::env::var("D_BACK_PLUGIN_PROFILER").as_deref() {
+        Ok("perfmap") => wasmtime::ProfilingStrategy::PerfMap,
+        Ok("jitdump") => wasmtime::ProfilingStrategy::JitDump,
+        Ok(other) => {
+            tracing::warn!(
+                profiler = other,
+                "unknown D_BACK_PLUGIN_PROFILER; use perfmap or jitdump"
+            );
+            return;
+        }
+        Err(_) => return,
+    };
+    config.profiler(strategy);
 }

@@ -34,7 +34,8 @@ use super::one_line::one_line;
 use super::state::{PluginIdentity, PluginState};
 use super::{PluginSpec, RuntimeParts};
 use crate::limits::LogBudget;
-use crate::model::{DiscordUserClaim, Event, Member, Members, ServerEntry, StaticReply};
+use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
+use crate::protocol::{Members, Servers};
 
 /// Slack between the epoch-enforced deadline and the tokio timeout that
 /// backs it up, so the precise path normally wins.
@@ -61,7 +62,7 @@ pub struct Plugin {
     lanes: Lanes,
     pub(super) breakers: Breakers,
     pub(super) last_good: LastGood,
-    pub(super) cached_servers: CallCache<Vec<ServerEntry>, PluginError>,
+    pub(super) cached_servers: CallCache<Servers, PluginError>,
     pub(super) cached_users: CallCache<Members, PluginError>,
     /// The host's own reports of this plugin's failures, rate-limited like
     /// the plugin's log so a failing flood cannot flood the log either.

@@ -16,12 +16,17 @@ use super::callback::{Callback, Lane};
 use super::error::PluginError;
 use super::plugin::Plugin;
 use crate::limits::Verdict;
-use crate::model::{DiscordUserClaim, Event, Members, ServerEntry, StaticReply};
+use crate::model::{DiscordUserClaim, Event, StaticReply};
+use crate::protocol::{MemberList, Members, ServerList, Servers};
 
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
-    pub async fn servers(&self) -> Vec<ServerEntry> {
-        let fetch = || self.guarded(Callback::GetServerData, None, self.get_server_data());
+    pub async fn servers(&self) -> Servers {
+        let fetch = || async {
+            self.guarded(Callback::GetServerData, None, self.get_server_data())
+                .await
+                .map(ServerList::new)
+        };
         match self.cached_servers.get_or_fetch("", fetch).await {
             Ok(servers) => {
                 self.last_good.remember_servers(&servers);
@@ -30,7 +35,7 @@ impl Plugin {
             Err(cause) => {
                 let last = self.last_good.servers();
                 self.report(Callback::GetServerData, None, &cause, last.is_some());
-                last.unwrap_or_default()
+                last.unwrap_or_else(ServerList::empty)
             }
         }
     }
@@ -44,7 +49,7 @@ impl Plugin {
                 self.get_user_data(server),
             )
             .await
-            .map(Members::from)
+            .map(MemberList::new)
         };
         match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
@@ -54,7 +59,7 @@ impl Plugin {
             Err(cause) => {
                 let last = self.last_good.users(server);
                 self.report(Callback::GetUserData, Some(server), &cause, last.is_some());
-                last.unwrap_or_else(|| Members::from([]))
+                last.unwrap_or_else(MemberList::empty)
             }
         }
     }

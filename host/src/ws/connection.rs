@@ -79,13 +79,16 @@ impl Ending {
 /// down, the connection's queue overflows, or the browser breaks a limit.
 /// `early` is what the browser sent after its HTTP request, before this
 /// started; `slot` is its place under the connection caps, held until the
-/// socket is closed.
+/// socket is closed; `switching` is the `101` answer to its handshake when
+/// it is not written yet (it then goes out with the server list, in one
+/// write when the list is at hand).
 pub async fn serve(
     stream: TcpStream,
     early: Bytes,
     shared: Arc<Shared>,
     slot: ConnectionGuard,
     shutdown: CancellationToken,
+    switching: Option<Bytes>,
 ) {
     let limits = &shared.settings.clients;
     let outbox = Outbox::new(
@@ -115,45 +118,12 @@ pub async fn serve(
     tracing::debug!(conn = id, ip = %session.ip, "connection opened");
     // Boxed, like each join: the plugin call's state is held only while
     // it runs, not by every idle connection.
-    Box::pin(session.send_server_list()).await;
-
-    let ending = loop {
-        match outbox.wake().await {
-            Wake::Stop(StopReason::Shutdown) => {
-                break Ending::abrupt(CloseCode::Away, "server shutting down");
-            }
-            Wake::Stop(StopReason::Unresponsive) => {
-                let silent = outbox.silent_for(Instant::now());
-                tracing::info!(conn = id, ?silent, "dropping an unresponsive connection");
-                break Ending::Gone;
-            }
-            Wake::Flow(Flow::Overflowed) => {
-                tracing::info!(conn = id, "closing a connection that stopped reading");
-                break Ending::abrupt(CloseCode::Policy, "too many unread frames");
-            }
-            Wake::Flow(_) | Wake::Writable(Err(_)) | Wake::Readable(Err(_)) => break Ending::Gone,
-            Wake::Writable(Ok(())) => {
-                if outbox.flush().is_err() {
-                    break Ending::Gone;
-                }
-            }
-            Wake::Readable(Ok(())) => {
-                match frames.read_from(|chunk| outbox.stream().try_read(chunk)) {
-                    Ok(0) => break Ending::Gone,
-                    Ok(_) => outbox.heard(Instant::now()),
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(error) => {
-                        tracing::debug!(conn = id, %error, "connection error");
-                        break Ending::Gone;
-                    }
-                }
-                // Boxed: what a frame needs (a parsed request, a join) is
-                // held only while it is handled.
-                if let Some(ending) = Box::pin(session.read_frames(&mut frames)).await {
-                    break ending;
-                }
-            }
-        }
+    Box::pin(session.greet(switching)).await;
+    // Frames that came with the handshake wait in the reader: no readable
+    // socket will announce them.
+    let ending = match Box::pin(session.read_frames(&mut frames)).await {
+        Some(ending) => ending,
+        None => session.run(&mut frames).await,
     };
 
     drop(session);
@@ -203,11 +173,10 @@ async fn hear_close(outbox: &Outbox, frames: &mut FrameReader) {
         if outbox.readable().await.is_err() {
             return;
         }
-        match frames.read_from(|chunk| outbox.stream().try_read(chunk)) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(_) => return,
+        match read_socket(outbox, frames) {
+            Read::Bytes => {}
+            Read::Nothing => continue,
+            Read::End => return,
         }
         loop {
             match frames.next_message() {
@@ -215,6 +184,28 @@ async fn hear_close(outbox: &Outbox, frames: &mut FrameReader) {
                 Ok(Some(_)) => {}
                 Ok(None) => break,
             }
+        }
+    }
+}
+
+/// What one read from the socket gave.
+enum Read {
+    /// Bytes, now in the frame reader.
+    Bytes,
+    /// Nothing yet.
+    Nothing,
+    /// The stream ended or failed.
+    End,
+}
+
+fn read_socket(outbox: &Outbox, frames: &mut FrameReader) -> Read {
+    match frames.read_from(|chunk| outbox.stream().try_read(chunk)) {
+        Ok(0) => Read::End,
+        Ok(_) => Read::Bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Read::Nothing,
+        Err(error) => {
+            tracing::debug!(%error, "connection error");
+            Read::End
         }
     }
 }
@@ -236,10 +227,74 @@ struct Session {
 }
 
 impl Session {
-    async fn send_server_list(&self) {
-        let servers = self.shared.plugin.servers().await;
-        self.outbox
-            .send(&ServerFrame::ServerList(&servers).to_frame());
+    /// Acts on what the browser sends and on what its outgoing side needs
+    /// until the connection ends; how it ends.
+    async fn run(&mut self, frames: &mut FrameReader) -> Ending {
+        loop {
+            match self.outbox.wake().await {
+                Wake::Stop(StopReason::Shutdown) => {
+                    return Ending::abrupt(CloseCode::Away, "server shutting down");
+                }
+                Wake::Stop(StopReason::Unresponsive) => {
+                    let silent = self.outbox.silent_for(Instant::now());
+                    tracing::info!(
+                        conn = self.id,
+                        ?silent,
+                        "dropping an unresponsive connection"
+                    );
+                    return Ending::Gone;
+                }
+                Wake::Flow(Flow::Overflowed) => {
+                    tracing::info!(conn = self.id, "closing a connection that stopped reading");
+                    return Ending::abrupt(CloseCode::Policy, "too many unread frames");
+                }
+                Wake::Flow(_) | Wake::Writable(Err(_)) | Wake::Readable(Err(_)) => {
+                    return Ending::Gone;
+                }
+                Wake::Writable(Ok(())) => {
+                    if self.outbox.flush().is_err() {
+                        return Ending::Gone;
+                    }
+                }
+                Wake::Readable(Ok(())) => {
+                    match read_socket(&self.outbox, frames) {
+                        Read::Bytes => self.outbox.heard(Instant::now()),
+                        Read::Nothing => continue,
+                        Read::End => return Ending::Gone,
+                    }
+                    // Boxed: what a frame needs (a parsed request, a join)
+                    // is held only while it is handled.
+                    if let Some(ending) = Box::pin(self.read_frames(frames)).await {
+                        return ending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the `101` (unless already sent) and the server list.
+    async fn greet(&self, switching: Option<Bytes>) {
+        let servers = self.shared.plugin.servers();
+        let Some(switching) = switching else {
+            self.outbox.send(&servers.await.frame());
+            return;
+        };
+        let mut servers = std::pin::pin!(servers);
+        match futures_util::poll!(servers.as_mut()) {
+            std::task::Poll::Ready(servers) => {
+                let list = servers.frame();
+                let mut greeting = Vec::with_capacity(switching.len() + list.len());
+                greeting.extend_from_slice(&switching);
+                greeting.extend_from_slice(&list);
+                self.outbox.send(&greeting.into());
+            }
+            // The plugin takes its time: the browser learns the socket is
+            // open meanwhile.
+            std::task::Poll::Pending => {
+                self.outbox.send(&switching);
+                self.outbox.send(&servers.await.frame());
+            }
+        }
     }
 
     /// Acts on every whole frame read so far; how the connection ends, if
@@ -301,10 +356,10 @@ impl Session {
                 let snowflake = joined.server.snowflake.clone();
                 shared
                     .broadcaster
-                    .join_room(&snowflake, &joined.users, |users| {
+                    .join_room(&snowflake, &joined.users, |users_json| {
                         // Sent before binding, so no broadcast can overtake
                         // it; bound before any later presence.
-                        self.outbox.send(&joined.frame(users, &request.server));
+                        self.outbox.send(&joined.frame(users_json, &request.server));
                         shared.hub.bind(
                             self.id,
                             self.bound.as_deref(),

@@ -7,14 +7,13 @@ use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 use crate::limits::AuthThrottle;
-use crate::model::{Member, Members, ServerEntry};
-use crate::protocol::inbound::DEFAULT_SERVER;
-use crate::protocol::{ConnectRequest, Credentials, ServerFrame, texts};
+use crate::model::ServerEntry;
+use crate::protocol::{ConnectRequest, Credentials, Members, ServerJoin, texts};
 use crate::runtime::Plugin;
 
 /// A successful join: the server and what the browser gets of it. The
-/// frame is rendered once the latest presences are laid over `users`
-/// ([`crate::broadcast::Broadcaster::join_room`]).
+/// frame is written around `users`' rendering, with the latest presences
+/// laid over it ([`crate::broadcast::Broadcaster::join_room`]).
 #[derive(Debug)]
 pub struct Joined {
     pub server: ServerEntry,
@@ -23,10 +22,11 @@ pub struct Joined {
 }
 
 impl Joined {
-    /// The `server-join` frame for a browser that asked for `requested`.
-    pub fn frame(&self, users: &[Member], requested: &str) -> bytes::Bytes {
-        ServerFrame::ServerJoin {
-            users,
+    /// The `server-join` frame for a browser that asked for `requested`,
+    /// around the rendered `users_json`.
+    pub fn frame(&self, users_json: &[u8], requested: &str) -> bytes::Bytes {
+        ServerJoin {
+            users_json,
             requested,
             server_name: &self.server.name,
             client_id: self.client_id.as_deref(),
@@ -81,8 +81,12 @@ pub async fn join(
     request: &ConnectRequest,
     gate: &mut AuthGate<'_>,
 ) -> Result<Joined, JoinRefusal> {
-    let server =
-        find_server(plugin.servers().await, &request.server).ok_or(JoinRefusal::NoSuchServer)?;
+    let server = plugin
+        .servers()
+        .await
+        .find(&request.server)
+        .cloned()
+        .ok_or(JoinRefusal::NoSuchServer)?;
     if server.passworded {
         authorize(plugin, &server, &request.credentials, gate).await?;
     }
@@ -95,14 +99,6 @@ pub async fn join(
         users,
         client_id,
     })
-}
-
-/// The first server whose id is `requested`, or, for `"default"`, the first
-/// marked default.
-pub fn find_server(servers: Vec<ServerEntry>, requested: &str) -> Option<ServerEntry> {
-    servers
-        .into_iter()
-        .find(|s| s.id == requested || (requested == DEFAULT_SERVER && s.is_default))
 }
 
 /// Fails closed: only a plugin's yes or a matching legacy password lets a
@@ -170,29 +166,4 @@ async fn authorize(
         gate.record_failure();
     }
     outcome
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn server(id: &str, is_default: bool) -> ServerEntry {
-        ServerEntry {
-            snowflake: format!("{id}-snowflake"),
-            id: id.into(),
-            name: id.into(),
-            passworded: false,
-            is_default,
-            password: None,
-        }
-    }
-
-    #[test]
-    fn finds_by_id_in_order_or_the_first_default() {
-        let servers = vec![server("a", false), server("b", true), server("c", true)];
-        assert_eq!(find_server(servers.clone(), "c").unwrap().id, "c");
-        assert_eq!(find_server(servers.clone(), "default").unwrap().id, "b");
-        assert!(find_server(servers, "zzz").is_none());
-        assert!(find_server(vec![server("a", false)], "default").is_none());
-    }
 }
