@@ -1,6 +1,8 @@
 //! Time of one `get-user-data` call on the mock plugin, on a reused
 //! instance (what the host does) against a fresh instance per call (the
-//! baseline), measured in the same run.
+//! baseline), measured in the same run; then the plugin work of one join,
+//! call by call, as a joining browser makes it (cache, breaker and last
+//! good answer included, time-to-live 0).
 
 use std::time::{Duration, Instant};
 
@@ -56,8 +58,43 @@ fn main() -> anyhow::Result<()> {
             "  reuse is {:.1}x faster than a fresh instance per call",
             fresh_median.as_secs_f64() / median.as_secs_f64()
         );
+
+        // A join: the server list on connect and again for `connect`, the
+        // members and the client id of the server joined.
+        println!("plugin_call: one join's calls (mock, time-to-live 0)");
+        let servers = time(|| async { reused.servers().await.entries().len() }).await;
+        let users = time(|| async { reused.users(DWORLD).await.members().len() }).await;
+        let client_id = time(|| async { reused.client_id(DWORLD).await.map_or(0, |id| id.len()) }).await;
+        let raw = time(|| async { reused.get_client_id(DWORLD).await.map_or(0, |id| id.map_or(0, |id| id.len())) }).await;
+        for (what, median) in [
+            ("server list (x2 per join)", servers),
+            ("member list", users),
+            ("client id", client_id),
+            ("client id, bare call", raw),
+        ] {
+            println!("  {what:<27} median {:>8.1} µs", micros(median));
+        }
+        println!(
+            "  one join's plugin work:     {:>8.1} µs",
+            micros(servers * 2 + users + client_id)
+        );
         Ok(())
     })
+}
+
+/// The median time of `CALLS` runs of `call`.
+async fn time<F, Fut>(call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        std::hint::black_box(call().await);
+        samples.push(start.elapsed());
+    }
+    Summary::of(&mut samples).median
 }
 
 fn micros(duration: Duration) -> f64 {
