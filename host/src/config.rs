@@ -10,6 +10,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::cli::Cli;
+use crate::cluster::ClusterConfig;
 use crate::limits::ClientLimits;
 use crate::runtime::{AllowedHost, ConfigValue, PluginSource, PluginSpec};
 
@@ -28,6 +29,9 @@ pub struct Settings {
     /// Where compiled components are kept between starts; `None` compiles
     /// at every start.
     pub compiled_cache_dir: Option<PathBuf>,
+    /// The other nodes this one serves with (`[cluster]`,
+    /// `D_BACK_REDIS_URL`); `None` runs alone.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Settings {
@@ -44,6 +48,7 @@ impl Settings {
             plugin: PluginSpec::mock(),
             clients: ClientLimits::default(),
             compiled_cache_dir: default_compiled_cache_dir(),
+            cluster: None,
         }
     }
 
@@ -58,6 +63,12 @@ impl Settings {
         }
         if let Ok(token) = std::env::var("D_BACK_ADMIN_TOKEN") {
             settings.admin_token = AdminToken::new(token);
+        }
+        if let Ok(url) = std::env::var("D_BACK_REDIS_URL") {
+            match &mut settings.cluster {
+                Some(cluster) => cluster.redis_url = url,
+                None => settings.cluster = Some(ClusterConfig::with_url(url)),
+            }
         }
         if let Some(host) = &cli.host {
             settings.host.clone_from(host);
@@ -95,6 +106,10 @@ impl Settings {
         }
         if let Some(clients) = file.clients {
             clients.apply(&mut self.clients)?;
+        }
+        if let Some(cluster) = file.cluster {
+            cluster.check().map_err(ConfigError::Invalid)?;
+            self.cluster = Some(cluster);
         }
         if let Some(plugin) = file.plugin {
             let spec = &mut self.plugin;
@@ -281,6 +296,7 @@ struct FileConfig {
     compiled_cache_dir: Option<PathBuf>,
     clients: Option<FileClients>,
     plugin: Option<FilePlugin>,
+    cluster: Option<ClusterConfig>,
 }
 
 /// The `[clients]` table.

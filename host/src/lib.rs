@@ -12,6 +12,7 @@
 //! - [`broadcast`]: who is bound to which server; the three broadcasts.
 //! - [`runtime`]: wasmtime, the WIT bindings, sandboxed plugin calls.
 //! - [`activity`]: plugin timers whose events get broadcast.
+//! - [`cluster`]: several nodes as one service, through Redis.
 //! - [`limits`]: caps on what clients may do.
 //! - [`config`], [`cli`]: the operator's settings.
 //! - [`model`]: checked values shared by all of the above.
@@ -35,6 +36,7 @@
 pub mod activity;
 pub mod broadcast;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod limits;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broadcast::{Broadcaster, Hub};
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
 use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub refusal_log: LogBudget,
     /// Every open WebSocket, for liveness and shutdown.
     pub live: LiveConnections,
+    /// This node's place among others, when it runs in a cluster.
+    pub cluster: Option<Cluster>,
 }
 
 /// Why the server could not start.
@@ -56,6 +59,8 @@ pub enum StartError {
         address: String,
         error: std::io::Error,
     },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// A bound, loaded server that has not started accepting yet.
@@ -80,6 +85,12 @@ impl Server {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, StartError> {
+        let port = listener.local_addr().map_or(settings.port, |a| a.port());
+        let cluster = settings
+            .cluster
+            .as_ref()
+            .map(|config| Cluster::prepare(config, port))
+            .transpose()?;
         let static_root = match &settings.static_dir {
             None => StaticRoot::BuiltIn,
             Some(path) => StaticRoot::dir(path).map_err(|error| StartError::StaticDir {
@@ -126,6 +137,7 @@ impl Server {
                 auth_throttle,
                 refusal_log: LogBudget::new(REFUSAL_LOG_BYTES_PER_SECOND),
                 live: LiveConnections::default(),
+                cluster,
             }),
         })
     }
@@ -167,6 +179,10 @@ impl Server {
                 let limits = &shared.settings.clients;
                 crate::ws::watch_liveness(&shared.live, limits, shutdown).await;
             });
+        }
+        if let Some(cluster) = &self.shared.cluster {
+            tracing::info!(node = cluster.node(), "joining the cluster");
+            cluster.start(&self.shared.broadcaster, &tasks, &shutdown);
         }
         if let Ok(address) = self.local_addr() {
             tracing::info!(%address, "listening for HTTP and WebSocket");

@@ -9,6 +9,7 @@ pub mod fake_discord;
 pub mod http;
 pub mod logs;
 pub mod plugins;
+pub mod redis;
 pub mod server;
 pub mod timing;
 

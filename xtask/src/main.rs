@@ -88,9 +88,19 @@ fn cargo() -> Command {
     command
 }
 
-/// Chromium for the browser test, from Debian's packages.
-fn ensure_chromium() -> Result<()> {
-    if chromium().is_some() {
+/// What the tests run for real from Debian's packages: Chromium for the
+/// browser test, `redis-server` for the cluster tests. Installed once,
+/// when missing.
+fn ensure_test_packages() -> Result<()> {
+    let missing: Vec<&str> = [
+        ("chromium", chromium().is_some()),
+        ("redis-server", redis_server().is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, present)| !present)
+    .map(|(package, _)| package)
+    .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let apt = |args: &[&str]| {
@@ -99,14 +109,24 @@ fn ensure_chromium() -> Result<()> {
         command
     };
     step("apt-get update", &mut apt(&["update", "-qq"]))?;
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
     step(
-        "apt-get install chromium",
-        &mut apt(&["install", "-y", "-qq", "chromium"]),
+        &format!("apt-get install {}", missing.join(" ")),
+        &mut apt(&install),
     )?;
     if chromium().is_none() {
         bail!("chromium was installed but is not on PATH");
     }
+    if redis_server().is_none() {
+        bail!("redis-server was installed but is not on PATH");
+    }
     Ok(())
+}
+
+fn redis_server() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/redis-server");
+    path.exists().then_some(path)
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -159,7 +179,7 @@ fn build_host() -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_wasm_target()?;
-    ensure_chromium()?;
+    ensure_test_packages()?;
     step(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),

@@ -6,7 +6,7 @@ mod hub;
 mod presence_memory;
 
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use hub::{ConnId, Hub, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
@@ -21,6 +21,14 @@ pub struct Broadcaster {
     hub: Arc<Hub>,
     presence: Arc<PresenceMemory>,
     order: Arc<PresenceOrder>,
+    relay: Arc<OnceLock<Arc<dyn Relay>>>,
+}
+
+/// Where a broadcast made on this node goes besides its own browsers: the
+/// other nodes of a cluster. Called once per broadcast, after the local
+/// delivery; it must not block.
+pub trait Relay: Send + Sync {
+    fn publish(&self, event: &Event);
 }
 
 /// Orders presence broadcasts and joins of the same server: a presence is
@@ -57,7 +65,20 @@ impl Broadcaster {
             hub,
             presence: Arc::default(),
             order: Arc::default(),
+            relay: Arc::default(),
         }
+    }
+
+    /// Sends every broadcast made from now on to `relay` too. Set once; a
+    /// second relay is refused (returned).
+    pub fn relay_to(&self, relay: Arc<dyn Relay>) -> Result<(), Arc<dyn Relay>> {
+        self.relay.set(relay)
+    }
+
+    /// A broadcast another node made: delivered to this node's browsers
+    /// (and remembered), not relayed again.
+    pub fn deliver_from_peer(&self, event: &Event) -> Result<usize, InvalidValue> {
+        self.deliver(event)
     }
 
     /// Runs `enter` (which sends the join frame and binds the connection)
@@ -93,6 +114,23 @@ impl Broadcaster {
         message: &str,
         channel: &str,
     ) -> Result<usize, InvalidValue> {
+        let delivered = self.deliver_message(server, uid, message, channel)?;
+        self.relay(|| Event::Message {
+            server: server.into(),
+            uid: uid.into(),
+            message: message.into(),
+            channel: channel.into(),
+        });
+        Ok(delivered)
+    }
+
+    fn deliver_message(
+        &self,
+        server: &str,
+        uid: &str,
+        message: &str,
+        channel: &str,
+    ) -> Result<usize, InvalidValue> {
         require_non_empty("server", server)?;
         require_non_empty("uid", uid)?;
         Ok(self.send(
@@ -112,6 +150,19 @@ impl Broadcaster {
         server: &str,
         update: &PresenceUpdate,
     ) -> Result<usize, InvalidValue> {
+        let delivered = self.deliver_presence(server, update)?;
+        self.relay(|| Event::Presence {
+            server: server.into(),
+            update: update.clone(),
+        });
+        Ok(delivered)
+    }
+
+    fn deliver_presence(
+        &self,
+        server: &str,
+        update: &PresenceUpdate,
+    ) -> Result<usize, InvalidValue> {
         require_non_empty("server", server)?;
         require_non_empty("uid", &update.uid)?;
         let _order = self.order.lock(server);
@@ -125,6 +176,15 @@ impl Broadcaster {
         server: &str,
         client_id: &str,
     ) -> Result<usize, InvalidValue> {
+        let delivered = self.deliver_client_id(server, client_id)?;
+        self.relay(|| Event::ClientId {
+            server: server.into(),
+            client_id: client_id.into(),
+        });
+        Ok(delivered)
+    }
+
+    fn deliver_client_id(&self, server: &str, client_id: &str) -> Result<usize, InvalidValue> {
         require_non_empty("server", server)?;
         require_non_empty("client id", client_id)?;
         Ok(self.send(server, ServerFrame::ClientId { server, client_id }))
@@ -132,17 +192,32 @@ impl Broadcaster {
 
     /// Sends an event a plugin produced.
     pub fn broadcast_event(&self, event: &Event) -> Result<usize, InvalidValue> {
+        let delivered = self.deliver(event)?;
+        if let Some(relay) = self.relay.get() {
+            relay.publish(event);
+        }
+        Ok(delivered)
+    }
+
+    /// Delivers `event` to this node's browsers only.
+    fn deliver(&self, event: &Event) -> Result<usize, InvalidValue> {
         match event {
-            Event::Presence { server, update } => self.broadcast_presence(server, update),
+            Event::Presence { server, update } => self.deliver_presence(server, update),
             Event::Message {
                 server,
                 uid,
                 message,
                 channel,
-            } => self.broadcast_message(server, uid, message, channel),
-            Event::ClientId { server, client_id } => {
-                self.broadcast_client_id_update(server, client_id)
-            }
+            } => self.deliver_message(server, uid, message, channel),
+            Event::ClientId { server, client_id } => self.deliver_client_id(server, client_id),
+        }
+    }
+
+    /// Hands the broadcast just delivered to the relay, if there is one;
+    /// the event is built only then.
+    fn relay(&self, event: impl FnOnce() -> Event) {
+        if let Some(relay) = self.relay.get() {
+            relay.publish(&event());
         }
     }
 

@@ -1,0 +1,284 @@
+//! Broadcasts between the nodes, through one Redis channel. Each node
+//! publishes what is broadcast on it (one PUBLISH per broadcast, from one
+//! task, so in the order it was made) and delivers what the others publish
+//! to its own browsers. Redis going away stops only the crossing: every
+//! node keeps serving its own browsers, and both sides reconnect with
+//! backoff and carry on, nothing replayed twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::message;
+use crate::broadcast::{Broadcaster, Relay};
+use crate::model::Event;
+
+/// Broadcasts waiting to be published at most: a node that makes more
+/// than this before Redis takes them drops (and counts) the rest, rather
+/// than hold memory or slow its own browsers.
+const OUTGOING_QUEUE: usize = 4_096;
+
+/// How long one PUBLISH may take before the link counts as lost.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Waits between attempts to reach Redis: doubling from the first to the
+/// last.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_LAST: Duration = Duration::from_secs(5);
+
+/// This node's side of the channel.
+pub struct ClusterBus {
+    node: String,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    /// Broadcasts not published: the queue was full, or Redis was away.
+    dropped: AtomicU64,
+    /// Whether both directions are connected now.
+    publishing: AtomicBool,
+    subscribed: AtomicBool,
+}
+
+impl ClusterBus {
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Broadcasts of this node that did not reach the others.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether broadcasts cross between the nodes now.
+    pub fn connected(&self) -> bool {
+        self.publishing.load(Ordering::Relaxed) && self.subscribed.load(Ordering::Relaxed)
+    }
+}
+
+impl Relay for ClusterBus {
+    fn publish(&self, event: &Event) {
+        if self
+            .outgoing
+            .try_send(message::encode(&self.node, event))
+            .is_err()
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Starts this node's publisher and subscriber on `channel` and relays
+/// `broadcaster`'s broadcasts through them.
+pub fn start(
+    client: redis::Client,
+    channel: String,
+    node: String,
+    broadcaster: &Broadcaster,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Arc<ClusterBus> {
+    let (outgoing, queued) = mpsc::channel(OUTGOING_QUEUE);
+    let bus = Arc::new(ClusterBus {
+        node,
+        outgoing,
+        dropped: AtomicU64::new(0),
+        publishing: AtomicBool::new(false),
+        subscribed: AtomicBool::new(false),
+    });
+    if broadcaster.relay_to(bus.clone()).is_err() {
+        tracing::warn!("this server already relays its broadcasts; not joining a second cluster");
+    }
+    tasks.spawn(publish(
+        client.clone(),
+        channel.clone(),
+        queued,
+        Arc::clone(&bus),
+        shutdown.clone(),
+    ));
+    tasks.spawn(subscribe(
+        client,
+        channel,
+        broadcaster.clone(),
+        Arc::clone(&bus),
+        shutdown.clone(),
+    ));
+    bus
+}
+
+/// Publishes this node's broadcasts, in order, for as long as it runs.
+async fn publish(
+    client: redis::Client,
+    channel: String,
+    mut queued: mpsc::Receiver<Vec<u8>>,
+    bus: Arc<ClusterBus>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::default();
+    // A broadcast whose PUBLISH found the connection dropped: it is sent
+    // first on the next connection if that comes at once (Redis was back,
+    // this node had been idle), and dropped if Redis is really away.
+    let mut retry: Option<Vec<u8>> = None;
+    loop {
+        let connected = tokio::select! {
+            () = shutdown.cancelled() => return,
+            connected = client.get_multiplexed_async_connection() => connected,
+        };
+        let mut connection = match connected {
+            Ok(connection) => connection,
+            Err(error) => {
+                if backoff.first_failure() {
+                    tracing::warn!(%error, "cluster: Redis unreachable; serving this node's browsers alone, retrying");
+                }
+                // What was made while Redis was away is not sent late.
+                if retry.take().is_some() {
+                    bus.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                discard(&mut queued, &bus);
+                if !backoff.wait(&shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if !backoff.first_failure() {
+            // Back after an outage: what was made while Redis was away is
+            // not sent late.
+            discard(&mut queued, &bus);
+        }
+        backoff.reset();
+        bus.publishing.store(true, Ordering::Relaxed);
+        tracing::info!(node = bus.node(), "cluster: publishing broadcasts to Redis");
+        loop {
+            let message = match retry.take() {
+                Some(message) => message,
+                None => {
+                    let next = tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        next = queued.recv() => next,
+                    };
+                    let Some(message) = next else { return };
+                    message
+                }
+            };
+            let sent = tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(&message)
+                    .query_async::<i64>(&mut connection),
+            )
+            .await;
+            match sent {
+                Ok(Ok(_)) => continue,
+                // Not sent at all: worth one more try on a new connection.
+                // A timeout may have been sent, so it is not retried.
+                Ok(Err(error))
+                    if error.is_connection_dropped() || error.is_connection_refusal() =>
+                {
+                    retry = Some(message);
+                }
+                _ => {
+                    bus.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            bus.publishing.store(false, Ordering::Relaxed);
+            tracing::warn!("cluster: lost Redis while publishing; reconnecting");
+            break;
+        }
+    }
+}
+
+/// Delivers the other nodes' broadcasts to this node's browsers.
+async fn subscribe(
+    client: redis::Client,
+    channel: String,
+    broadcaster: Broadcaster,
+    bus: Arc<ClusterBus>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let subscribed = tokio::select! {
+            () = shutdown.cancelled() => return,
+            subscribed = async {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            } => subscribed,
+        };
+        let mut pubsub = match subscribed {
+            Ok(pubsub) => pubsub,
+            Err(error) => {
+                if backoff.first_failure() {
+                    tracing::debug!(%error, "cluster: cannot subscribe yet");
+                }
+                if !backoff.wait(&shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        backoff.reset();
+        bus.subscribed.store(true, Ordering::Relaxed);
+        tracing::info!(node = bus.node(), %channel, "cluster: receiving the other nodes' broadcasts");
+        let mut messages = pubsub.on_message();
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return,
+                next = messages.next() => next,
+            };
+            let Some(received) = next else { break };
+            match message::decode(received.get_payload_bytes()) {
+                Ok((from, _)) if from == bus.node() => {}
+                Ok((_, event)) => {
+                    if let Err(error) = broadcaster.deliver_from_peer(&event) {
+                        tracing::debug!(%error, "cluster: a peer's broadcast refused");
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "cluster: an unreadable message ignored"),
+            }
+        }
+        bus.subscribed.store(false, Ordering::Relaxed);
+        tracing::warn!(
+            "cluster: lost Redis; this node's browsers are served alone until it is back"
+        );
+    }
+}
+
+fn discard(queued: &mut mpsc::Receiver<Vec<u8>>, bus: &ClusterBus) {
+    while queued.try_recv().is_ok() {
+        bus.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Doubling waits between attempts, from [`BACKOFF_FIRST`] to
+/// [`BACKOFF_LAST`].
+#[derive(Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    /// Whether this is the first failure since the last success (worth a
+    /// log line; the ones after are not).
+    fn first_failure(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// Waits the next delay; false when shutdown came first.
+    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+        let delay = self.next.unwrap_or(BACKOFF_FIRST);
+        self.next = Some((delay * 2).min(BACKOFF_LAST));
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = None;
+    }
+}
