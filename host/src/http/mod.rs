@@ -64,7 +64,9 @@ pub async fn serve(mut stream: TcpStream, cx: Context, http_slot: ConnectionGuar
             Err(_) => read,
         },
     };
-    serve_http(Prefixed::new(read, stream), cx).await;
+    // Boxed: a WebSocket served by this task would otherwise carry the
+    // HTTP server's state in its allocation for as long as it is open.
+    Box::pin(serve_http(Prefixed::new(read, stream), cx)).await;
     drop(http_slot);
 }
 
