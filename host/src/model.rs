@@ -16,10 +16,24 @@ pub enum Status {
     Offline,
 }
 
-/// A `#rrggbb` role color.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// A `#rrggbb` role color. Read from JSON through [`RoleColor::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RoleColor(String);
+
+impl TryFrom<String> for RoleColor {
+    type Error = InvalidValue;
+
+    fn try_from(text: String) -> Result<Self, InvalidValue> {
+        Self::parse(&text)
+    }
+}
+
+impl From<RoleColor> for String {
+    fn from(color: RoleColor) -> Self {
+        color.0
+    }
+}
 
 impl RoleColor {
     /// Accepts exactly `#` followed by six hex digits.
@@ -108,7 +122,7 @@ pub struct StaticReply {
 }
 
 /// A presence change to broadcast.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceUpdate {
     pub uid: String,
     pub status: Status,
@@ -118,8 +132,10 @@ pub struct PresenceUpdate {
     pub delete: bool,
 }
 
-/// Something to broadcast to every connection bound to `server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something to broadcast to every connection bound to `server`. Its JSON
+/// is how nodes of a cluster pass broadcasts to each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Event {
     Presence {
         server: String,

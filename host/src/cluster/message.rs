@@ -3,116 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Event, InvalidValue, PresenceUpdate, RoleColor, Status};
+use crate::model::{Event, InvalidValue};
 
 /// Bytes of one message at most; a broadcast is far smaller (the HTTP API
 /// caps its body), so anything bigger is not from a node of ours.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// One broadcast, and the node that made it. The event is read back with
+/// its own checks (a role color must be `#rrggbb`).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Envelope {
-    /// The node that made the broadcast.
-    pub node: String,
-    pub event: Wire,
-}
-
-/// [`Event`] as it travels.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Wire {
-    Presence {
-        server: String,
-        uid: String,
-        status: Status,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        username: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        role_color: Option<String>,
-        #[serde(default)]
-        delete: bool,
-    },
-    Message {
-        server: String,
-        uid: String,
-        message: String,
-        channel: String,
-    },
-    ClientId {
-        server: String,
-        client_id: String,
-    },
-}
-
-impl From<&Event> for Wire {
-    fn from(event: &Event) -> Self {
-        match event.clone() {
-            Event::Presence { server, update } => Self::Presence {
-                server,
-                uid: update.uid,
-                status: update.status,
-                username: update.username,
-                role_color: update.role_color.map(|color| color.as_str().to_string()),
-                delete: update.delete,
-            },
-            Event::Message {
-                server,
-                uid,
-                message,
-                channel,
-            } => Self::Message {
-                server,
-                uid,
-                message,
-                channel,
-            },
-            Event::ClientId { server, client_id } => Self::ClientId { server, client_id },
-        }
-    }
-}
-
-impl TryFrom<Wire> for Event {
-    type Error = InvalidValue;
-
-    fn try_from(wire: Wire) -> Result<Self, InvalidValue> {
-        Ok(match wire {
-            Wire::Presence {
-                server,
-                uid,
-                status,
-                username,
-                role_color,
-                delete,
-            } => Event::Presence {
-                server,
-                update: PresenceUpdate {
-                    uid,
-                    status,
-                    username,
-                    role_color: role_color.as_deref().map(RoleColor::parse).transpose()?,
-                    delete,
-                },
-            },
-            Wire::Message {
-                server,
-                uid,
-                message,
-                channel,
-            } => Event::Message {
-                server,
-                uid,
-                message,
-                channel,
-            },
-            Wire::ClientId { server, client_id } => Event::ClientId { server, client_id },
-        })
-    }
+struct Envelope<E> {
+    node: String,
+    event: E,
 }
 
 /// The message for `event` made on `node`.
 pub fn encode(node: &str, event: &Event) -> Vec<u8> {
     let envelope = Envelope {
         node: node.to_string(),
-        event: Wire::from(event),
+        event,
     };
     serde_json::to_vec(&envelope).unwrap_or_else(|_| unreachable!("events are plain JSON"))
 }
@@ -125,14 +34,15 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Event), InvalidValue> {
             bytes.len()
         )));
     }
-    let envelope: Envelope = serde_json::from_slice(bytes)
+    let envelope: Envelope<Event> = serde_json::from_slice(bytes)
         .map_err(|error| InvalidValue(format!("not a cluster message: {error}")))?;
-    Ok((envelope.node, Event::try_from(envelope.event)?))
+    Ok((envelope.node, envelope.event))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{PresenceUpdate, RoleColor, Status};
 
     #[test]
     fn every_event_travels_and_bad_ones_are_refused() {
@@ -165,7 +75,7 @@ mod tests {
         for bad in [
             &b"{}"[..],
             b"not json",
-            br##"{"node":"n","event":{"kind":"presence","server":"s","uid":"1","status":"online","role_color":"red"}}"##,
+            br##"{"node":"n","event":{"kind":"presence","server":"s","update":{"uid":"1","status":"online","username":null,"role_color":"red","delete":false}}}"##,
             br##"{"node":"n","event":{"kind":"shout","server":"s"}}"##,
         ] {
             assert!(decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
