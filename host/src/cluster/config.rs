@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
-/// How this node joins the others. Absent, the server runs alone.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// How this node joins the others. Absent, the server runs alone. Its
+/// `Debug` hides a password in the URL.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// `redis://host:port/` (or `rediss://`, `redis+unix://`).
@@ -14,6 +15,27 @@ pub struct ClusterConfig {
     /// Put before every key and channel, so clusters can share a Redis.
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &without_credentials(&self.redis_url))
+            .field("node_id", &self.node_id)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+/// `url` with whatever stands between the scheme and an `@` (user and
+/// password) replaced.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}<redacted>{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn default_key_prefix() -> String {
@@ -97,5 +119,11 @@ mod tests {
             assert!(bad.check().is_err(), "{bad:?}");
         }
         assert!(toml::from_str::<ClusterConfig>("redis_url = \"redis://x\"\nnodes = 3").is_err());
+        let secret = ClusterConfig::with_url("redis://user:hunter2@10.0.0.5:6379/".into());
+        let shown = format!("{secret:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("@10.0.0.5:6379"),
+            "{shown}"
+        );
     }
 }

@@ -25,8 +25,9 @@ pub enum ClusterError {
     Url(#[from] redis::RedisError),
 }
 
-/// A node's place in its cluster, checked, not connected yet.
-#[derive(Debug, Clone)]
+/// A node's place in its cluster, checked, not connected yet. Not `Debug`:
+/// the client holds the URL, password included.
+#[derive(Clone)]
 pub struct Cluster {
     client: redis::Client,
     node: String,
