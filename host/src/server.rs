@@ -165,9 +165,24 @@ impl Server {
     /// with a close frame and waits (bounded) for connections to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let tasks = TaskTracker::new();
+        let broadcaster = &self.shared.broadcaster;
+        let audience = match &self.shared.cluster {
+            Some(cluster) => {
+                tracing::info!(node = cluster.node(), "joining the cluster");
+                cluster.start(
+                    broadcaster,
+                    self.shared.connections.clone(),
+                    &tasks,
+                    &shutdown,
+                );
+                cluster.audience(broadcaster)
+            }
+            None => Arc::new(broadcaster.clone()),
+        };
         crate::activity::start(
             Arc::clone(&self.shared.plugin),
-            self.shared.broadcaster.clone(),
+            broadcaster.clone(),
+            audience,
             &tasks,
             shutdown.clone(),
         )
@@ -179,10 +194,6 @@ impl Server {
                 let limits = &shared.settings.clients;
                 crate::ws::watch_liveness(&shared.live, limits, shutdown).await;
             });
-        }
-        if let Some(cluster) = &self.shared.cluster {
-            tracing::info!(node = cluster.node(), "joining the cluster");
-            cluster.start(&self.shared.broadcaster, &tasks, &shutdown);
         }
         if let Ok(address) = self.local_addr() {
             tracing::info!(%address, "listening for HTTP and WebSocket");

@@ -14,12 +14,20 @@ const TOKEN: &str = "cluster-test-token";
 const DWORLD: &str = "232769614004748288";
 
 fn node_config(redis: &RedisServer, node: &str) -> String {
+    node_config_with(redis, node, QUIET_TIMERS)
+}
+
+/// Timers too slow to fire during a test.
+const QUIET_TIMERS: &str = r#"presence_interval_ms = "3600000"
+message_interval_ms = "3600000""#;
+
+/// A node's config with `plugin_config` as its `[plugin.config]` lines.
+fn node_config_with(redis: &RedisServer, node: &str, plugin_config: &str) -> String {
     format!(
         r#"admin_token = "{TOKEN}"
 
 [plugin.config]
-presence_interval_ms = "3600000"
-message_interval_ms = "3600000"
+{plugin_config}
 
 [cluster]
 redis_url = "{}"
@@ -30,10 +38,18 @@ node_id = "{node}"
 }
 
 async fn start_nodes(redis: &RedisServer, count: usize) -> Vec<ChildServer> {
+    start_nodes_with(redis, count, QUIET_TIMERS).await
+}
+
+async fn start_nodes_with(
+    redis: &RedisServer,
+    count: usize,
+    plugin_config: &str,
+) -> Vec<ChildServer> {
     let mut nodes = Vec::new();
     for n in 1..=count {
-        let node = ChildServer::start_logged(&node_config(redis, &format!("node-{n}")), "info")
-            .expect("node starts");
+        let config = node_config_with(redis, &format!("node-{n}"), plugin_config);
+        let node = ChildServer::start_logged(&config, "info").expect("node starts");
         node.wait_until_up().await.expect("node answers");
         nodes.push(node);
     }
@@ -163,4 +179,174 @@ async fn without_redis_each_node_serves_its_own_and_the_crossing_comes_back() {
     for node in nodes.iter() {
         assert!(!node.log_text().contains("panicked"), "{}", node.log_text());
     }
+}
+
+/// `GET /api/cluster` on `node`, with the admin token.
+async fn cluster_status(node: &ChildServer) -> Value {
+    let reply = http(
+        node.addr(),
+        "GET",
+        "/api/cluster",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+/// Polls `/api/cluster` on `node` until `check` holds (within 15 s).
+async fn wait_for_status(node: &ChildServer, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..150 {
+        last = cluster_status(node).await;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/api/cluster never showed what was expected: {last:#}");
+}
+
+const TIMER_EVERY_MS: u64 = 250;
+
+/// How many `message` frames each of `clients` gets within the same
+/// `window`.
+async fn counts(clients: &mut [Client], window: Duration) -> Vec<usize> {
+    let counting = clients
+        .iter_mut()
+        .map(|client| messages_within_window(client, window));
+    futures_util::future::join_all(counting)
+        .await
+        .iter()
+        .map(Vec::len)
+        .collect()
+}
+
+/// The `message` frames that arrive within `window` (not after a pause).
+async fn messages_within_window(client: &mut Client, window: Duration) -> Vec<String> {
+    let end = tokio::time::Instant::now() + window;
+    let mut texts = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return texts;
+        }
+        match client.next_within(left).await {
+            Some(Next::Json(frame)) if frame["type"] == "message" => {
+                texts.push(frame["data"]["message"].to_string());
+            }
+            Some(Next::Json(_)) => {}
+            Some(Next::Closed(frame)) => panic!("closed: {frame:?}"),
+            None => return texts,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_run_once_per_cluster_and_move_when_the_holder_is_killed() {
+    let redis = RedisServer::start().expect("redis-server");
+    let timers =
+        format!("presence_interval_ms = \"3600000\"\nmessage_interval_ms = \"{TIMER_EVERY_MS}\"");
+    let mut nodes = start_nodes_with(&redis, 3, &timers).await;
+    let status = wait_for_status(&nodes[0], |status| {
+        status["nodes"].as_array().map_or(0, Vec::len) == 3 && status["timer_lease"].is_string()
+    })
+    .await;
+    let holder = status["timer_lease"].as_str().unwrap().to_string();
+    let holder_index: usize = holder.trim_start_matches("node-").parse::<usize>().unwrap() - 1;
+    let holders = nodes
+        .iter()
+        .filter(|node| {
+            node.log_text()
+                .contains("runs the plugin's timers for the cluster")
+        })
+        .count();
+    assert_eq!(holders, 1, "one lease holder");
+
+    // The browsers are on the other two nodes: the holder has none, so
+    // the servers it passes to the plugin are the cluster's.
+    let watchers: Vec<usize> = (0..3).filter(|n| *n != holder_index).collect();
+    let mut browsers = Vec::new();
+    for n in &watchers {
+        browsers.push(joined_browser(&nodes[*n]).await);
+    }
+    let seen = wait_for_status(&nodes[0], |status| {
+        let counts: Vec<u64> = status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|node| node["connections"].as_u64().unwrap())
+            .collect();
+        counts.iter().sum::<u64>() == 2
+    })
+    .await;
+    assert_eq!(seen["redis"]["reachable"], true, "{seen:#}");
+
+    let window = Duration::from_millis(3_000);
+    let expected = (window.as_millis() as u64 / TIMER_EVERY_MS) as usize;
+    // Counted at once on every browser: one source gives about
+    // `expected` each; three would give three times it.
+    for got in counts(&mut browsers, window).await {
+        assert!(
+            got >= expected / 3 && got <= expected * 3 / 2,
+            "{got} messages in {window:?}, one timer gives about {expected}"
+        );
+    }
+
+    let killed_at = std::time::Instant::now();
+    drop(nodes.remove(holder_index));
+    let survivor = &nodes[0];
+    let moved = wait_for_status(survivor, |status| {
+        status["timer_lease"]
+            .as_str()
+            .is_some_and(|lease| lease != holder)
+    })
+    .await;
+    let took = killed_at.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the lease moved after {took:?}"
+    );
+    let new_holder = moved["timer_lease"].as_str().unwrap();
+    let holding = nodes
+        .iter()
+        .filter(|node| {
+            node.log_text()
+                .contains("runs the plugin's timers for the cluster")
+        })
+        .count();
+    assert_eq!(holding, 1, "{new_holder} took over, alone");
+    // What was queued before the move, then a steady pace again.
+    counts(&mut browsers, Duration::from_millis(500)).await;
+    for got in counts(&mut browsers, window).await {
+        assert!(
+            got >= expected / 3 && got <= expected * 3 / 2,
+            "after the move: {got} messages in {window:?}, one timer gives about {expected}"
+        );
+    }
+    let after = wait_for_status(survivor, |status| {
+        status["nodes"].as_array().map_or(0, Vec::len) == 2
+    })
+    .await;
+    assert!(
+        !after.to_string().contains(&format!("\"{holder}\"")),
+        "the killed node is gone: {after:#}"
+    );
+}
+
+#[tokio::test]
+async fn the_cluster_api_needs_the_admin_token() {
+    let redis = RedisServer::start().expect("redis-server");
+    let node = ChildServer::start_logged(&node_config(&redis, "solo"), "info").unwrap();
+    node.wait_until_up().await.unwrap();
+    for auth in [None, Some("Bearer wrong"), Some("cluster-test-token")] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", *a)).collect();
+        let reply = http(node.addr(), "GET", "/api/cluster", &headers, b"").await;
+        assert_eq!(reply.status, 401, "{auth:?}");
+        assert!(!reply.text().contains("solo"), "{}", reply.text());
+    }
+    let status = wait_for_status(&node, |status| status["redis"]["reachable"] == true).await;
+    assert_eq!(status["node"], "solo");
+    assert_eq!(status["timer_lease"], "solo");
 }

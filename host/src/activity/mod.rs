@@ -18,13 +18,29 @@ use crate::broadcast::Broadcaster;
 use crate::runtime::{Callback, Plugin, Timer};
 use budget::{Admitted, EventBudget};
 
+/// Who is watching: the servers passed to `on-timer` at each tick. None
+/// means nobody here needs the timers now (another node of a cluster runs
+/// them) and the tick calls nothing.
+pub trait Audience: Send + Sync {
+    fn watched(&self) -> Vec<String>;
+}
+
+/// A node alone: the servers its own browsers joined.
+impl Audience for Broadcaster {
+    fn watched(&self) -> Vec<String> {
+        self.active_servers()
+    }
+}
+
 /// How often a timer may log that it dropped events.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Asks the plugin for its timers and runs each until `shutdown`.
+/// Asks the plugin for its timers and runs each until `shutdown`, for the
+/// servers `audience` names at each tick.
 pub async fn start(
     plugin: Arc<Plugin>,
     broadcaster: Broadcaster,
+    audience: Arc<dyn Audience>,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) {
@@ -46,6 +62,7 @@ pub async fn start(
         let runner = TimerRunner {
             plugin: Arc::clone(&plugin),
             broadcaster: broadcaster.clone(),
+            audience: Arc::clone(&audience),
             budget: Arc::clone(&budget),
             timer,
         };
@@ -56,6 +73,7 @@ pub async fn start(
 struct TimerRunner {
     plugin: Arc<Plugin>,
     broadcaster: Broadcaster,
+    audience: Arc<dyn Audience>,
     /// Shared by all timers of the plugin: the budget is per server.
     budget: Arc<std::sync::Mutex<EventBudget>>,
     timer: Timer,
@@ -74,7 +92,7 @@ impl TimerRunner {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let servers = self.broadcaster.active_servers();
+            let servers = self.audience.watched();
             if servers.is_empty() {
                 continue;
             }

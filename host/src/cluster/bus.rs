@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::backoff::Backoff;
 use super::message;
 use crate::broadcast::{Broadcaster, Relay};
 use crate::model::Event;
@@ -25,11 +26,6 @@ const OUTGOING_QUEUE: usize = 4_096;
 
 /// How long one PUBLISH may take before the link counts as lost.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Waits between attempts to reach Redis: doubling from the first to the
-/// last.
-const BACKOFF_FIRST: Duration = Duration::from_millis(200);
-const BACKOFF_LAST: Duration = Duration::from_secs(5);
 
 /// This node's side of the channel.
 pub struct ClusterBus {
@@ -251,34 +247,5 @@ async fn subscribe(
 fn discard(queued: &mut mpsc::Receiver<Vec<u8>>, bus: &ClusterBus) {
     while queued.try_recv().is_ok() {
         bus.dropped.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Doubling waits between attempts, from [`BACKOFF_FIRST`] to
-/// [`BACKOFF_LAST`].
-#[derive(Default)]
-struct Backoff {
-    next: Option<Duration>,
-}
-
-impl Backoff {
-    /// Whether this is the first failure since the last success (worth a
-    /// log line; the ones after are not).
-    fn first_failure(&self) -> bool {
-        self.next.is_none()
-    }
-
-    /// Waits the next delay; false when shutdown came first.
-    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
-        let delay = self.next.unwrap_or(BACKOFF_FIRST);
-        self.next = Some((delay * 2).min(BACKOFF_LAST));
-        tokio::select! {
-            () = shutdown.cancelled() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.next = None;
     }
 }

@@ -3,11 +3,11 @@
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::admin;
 use super::response::{self, Body};
 use crate::model::{InvalidValue, PresenceUpdate, RoleColor, Status};
 use crate::server::Shared;
@@ -44,12 +44,9 @@ struct ClientIdBody {
 }
 
 pub async fn handle(kind: &str, request: Request<Incoming>, shared: &Shared) -> Response<Body> {
-    let Some(token) = &shared.settings.admin_token else {
-        return response::error(
-            StatusCode::NOT_FOUND,
-            "the broadcast API is off: set admin_token in the config or D_BACK_ADMIN_TOKEN",
-        );
-    };
+    if let Some(refused) = admin::refusal(&request, shared, "the broadcast API") {
+        return refused;
+    }
     if !matches!(kind, "message" | "presence" | "client-id") {
         return response::error(
             StatusCode::NOT_FOUND,
@@ -61,20 +58,6 @@ pub async fn handle(kind: &str, request: Request<Incoming>, shared: &Shared) -> 
         refused.headers_mut().insert(
             hyper::header::ALLOW,
             hyper::header::HeaderValue::from_static("POST"),
-        );
-        return refused;
-    }
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    if !presented.is_some_and(|presented| token.matches(presented)) {
-        let mut refused =
-            response::error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-        refused.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            hyper::header::HeaderValue::from_static("Bearer"),
         );
         return refused;
     }

@@ -2,7 +2,9 @@
 //! API, the plugin's `static-request`, and static files, in that order.
 //! A browser's WebSocket handshake takes a short road ([`handshake`]).
 
+mod admin;
 mod broadcast_api;
+mod cluster_api;
 pub mod handshake;
 mod prefixed;
 mod response;
@@ -121,6 +123,9 @@ pub async fn handle(request: Request<Incoming>, cx: Context) -> Result<Response<
             hyper::StatusCode::OK,
             &serde_json::json!({ "version": crate::VERSION }),
         ));
+    }
+    if path == "/api/cluster" {
+        return Ok(cluster_api::handle(&request, &cx.shared));
     }
     if let Some(kind) = path.strip_prefix("/api/broadcast/") {
         return Ok(broadcast_api::handle(kind, request, &cx.shared).await);
