@@ -86,8 +86,9 @@ impl fmt::Debug for ServerEntry {
     }
 }
 
-/// One member of a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One member of a server. Serialized only between the nodes of a
+/// cluster (read back with the color's check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub uid: String,
     pub username: String,

@@ -175,6 +175,14 @@ impl Server {
                     &tasks,
                     &shutdown,
                 );
+                if self
+                    .shared
+                    .plugin
+                    .share_answers_through(cluster.answers())
+                    .is_err()
+                {
+                    tracing::warn!("the plugin already shares its answers elsewhere");
+                }
                 cluster.audience(broadcaster)
             }
             None => Arc::new(broadcaster.clone()),

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use d_back_tests::child::ChildServer;
 use d_back_tests::client::Next;
+use d_back_tests::fake_discord::{BOT_TOKEN, FakeDiscord, SMALL_GUILD};
 use d_back_tests::redis::RedisServer;
-use d_back_tests::{Client, http};
+use d_back_tests::{Client, http, plugins};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "cluster-test-token";
@@ -349,4 +350,84 @@ async fn the_cluster_api_needs_the_admin_token() {
     let status = wait_for_status(&node, |status| status["redis"]["reachable"] == true).await;
     assert_eq!(status["node"], "solo");
     assert_eq!(status["timer_lease"], "solo");
+}
+
+/// The Discord provider against the fake Discord API, its member lists
+/// cached for a minute and so shared by the nodes.
+fn discord_node_config(redis: &RedisServer, node: &str, fake: &FakeDiscord) -> String {
+    let guilds = json!([
+        {"snowflake": SMALL_GUILD, "id": "small", "name": "Small Talk", "default": true},
+    ])
+    .to_string();
+    format!(
+        r#"admin_token = "{TOKEN}"
+
+[plugin]
+path = "{plugin}"
+deadline_ms = 10000
+fuel = 20000000000
+cache_ttl_ms = 60000
+allow_plain_http = ["{addr}"]
+
+[plugin.config]
+api_base = "{base}"
+bot_token = "{BOT_TOKEN}"
+guilds = '{guilds}'
+
+[cluster]
+redis_url = "{redis}"
+node_id = "{node}"
+"#,
+        plugin = plugins::discord().display(),
+        addr = fake.addr,
+        base = fake.base(),
+        redis = redis.url(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_joins_on_each_of_three_nodes_make_one_member_list_call() {
+    let redis = RedisServer::start().expect("redis-server");
+    let fake = FakeDiscord::start().await;
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        let config = discord_node_config(&redis, &format!("node-{n}"), &fake);
+        let node = ChildServer::start_logged(&config, "info").expect("node starts");
+        node.wait_until_up().await.expect("node answers");
+        nodes.push(node);
+    }
+    for node in &nodes {
+        wait_for_status(node, |status| status["redis"]["reachable"] == true).await;
+    }
+    let joins = nodes.iter().flat_map(|node| {
+        (0..20).map(move |_| async move {
+            let mut client = Client::connect(node.addr()).await;
+            assert_eq!(client.recv().await["type"], "server-list");
+            client.join(Value::Null).await
+        })
+    });
+    let joined = futures_util::future::join_all(joins).await;
+    for frame in &joined {
+        assert_eq!(frame["type"], "server-join", "{frame}");
+        assert!(
+            frame["data"]["users"]
+                .as_object()
+                .is_some_and(|users| !users.is_empty()),
+            "{frame}"
+        );
+    }
+    assert_eq!(
+        joined
+            .iter()
+            .map(|frame| &frame["data"]["users"])
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        1,
+        "every node serves the same list"
+    );
+    assert_eq!(
+        fake.hits(&format!("/api/v10/guilds/{SMALL_GUILD}/members")),
+        1,
+        "one member-list call for the whole cluster"
+    );
 }

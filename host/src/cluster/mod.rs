@@ -4,6 +4,7 @@
 //! ([`membership`]). Without a `[cluster]` table none of this runs and a
 //! node needs nothing else.
 
+mod answers;
 mod audience;
 mod backoff;
 mod bus;
@@ -25,6 +26,8 @@ pub use membership::{ClusterView, NodeReport, Role};
 use crate::activity::Audience;
 use crate::broadcast::Broadcaster;
 use crate::limits::ConnectionLimiter;
+use crate::runtime::AnswerSharing;
+use answers::SharedAnswers;
 use audience::ClusterAudience;
 use link::Link;
 use membership::Membership;
@@ -95,6 +98,15 @@ impl Cluster {
             servers: watched.active_servers(),
         };
         tasks.spawn(Arc::clone(&self.membership).run(self.link.clone(), report, shutdown.clone()));
+    }
+
+    /// Where the plugin's member lists are shared with the other nodes.
+    pub fn answers(&self) -> Arc<dyn AnswerSharing> {
+        Arc::new(SharedAnswers::new(
+            self.link.clone(),
+            Arc::clone(&self.membership),
+            &self.prefix,
+        ))
     }
 
     /// Who the plugin's timers run for on this node.

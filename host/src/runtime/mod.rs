@@ -18,6 +18,7 @@
 //! - [`compiled_cache`]: compiled components kept on disk between starts.
 //! - [`pool`]: the pooling allocator, sized for one plugin's calls.
 //! - [`safe`]: failures logged and replaced by fallbacks.
+//! - [`sharing`]: answers shared with the other nodes of a cluster.
 
 mod admission;
 mod bindings;
@@ -38,6 +39,7 @@ mod one_line;
 mod plugin;
 mod pool;
 mod safe;
+mod sharing;
 mod state;
 mod world_check;
 
@@ -60,6 +62,7 @@ pub use error::PluginError;
 pub use limits::Limits;
 pub use plugin::Plugin;
 pub use pool::InstancePool;
+pub use sharing::{AnswerSharing, Shared};
 
 use bindings::{Provider, ProviderPre};
 use compiled_cache::CompiledCache;
@@ -257,10 +260,28 @@ impl PluginRuntime {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
-        let plugin = Plugin::new(spec, self.engine.clone(), pre, self.parts.clone());
+        let plugin = Plugin::new(
+            spec,
+            answer_scope(&bytes, spec),
+            self.engine.clone(),
+            pre,
+            self.parts.clone(),
+        );
         world_check::check(&plugin)?;
         Ok(plugin)
     }
+}
+
+/// What makes two plugins' answers the same: the component and its
+/// config. Nodes share answers only within one scope, so a node running
+/// another version or config never serves or takes the others'.
+fn answer_scope(bytes: &[u8], spec: &PluginSpec) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(bytes);
+    // Secrets count by name only (their `Debug` hides them).
+    hasher.update(format!("{:?}", spec.config).as_bytes());
+    let hash = hasher.finalize().to_hex();
+    format!("{}-{}", spec.name, &hash[..16])
 }
 
 /// With the `profiling` feature, `D_BACK_PLUGIN_PROFILER=perfmap` (or

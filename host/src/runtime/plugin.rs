@@ -10,7 +10,7 @@
 //! was refused memory is dropped instead of being put back: its memory may
 //! be half-updated. Each call gets its own full fuel budget and deadline.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::time::error::Elapsed;
@@ -31,6 +31,7 @@ use super::last_good::LastGood;
 use super::limits::{Limits, MemoryCap};
 use super::low_priority::LowPriority;
 use super::one_line::one_line;
+use super::sharing::AnswerSharing;
 use super::state::{PluginIdentity, PluginState};
 use super::{PluginSpec, RuntimeParts};
 use crate::limits::LogBudget;
@@ -56,7 +57,7 @@ pub struct Plugin {
     engine: Engine,
     pre: ProviderPre<PluginState>,
     limits: Limits,
-    caps: OutputCaps,
+    pub(super) caps: OutputCaps,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
     lanes: Lanes,
@@ -64,6 +65,11 @@ pub struct Plugin {
     pub(super) last_good: LastGood,
     pub(super) cached_servers: CallCache<Servers, PluginError>,
     pub(super) cached_users: CallCache<Members, PluginError>,
+    pub(super) cache_ttl: Duration,
+    /// Where member lists are shared with other nodes, in a cluster.
+    pub(super) sharing: OnceLock<Arc<dyn AnswerSharing>>,
+    /// Names this plugin's shared answers: its component and config.
+    pub(super) scope: String,
     /// The host's own reports of this plugin's failures, rate-limited like
     /// the plugin's log so a failing flood cannot flood the log either.
     pub(super) reports: LogBudget,
@@ -93,6 +99,7 @@ macro_rules! sandboxed {
 impl Plugin {
     pub(super) fn new(
         spec: &PluginSpec,
+        scope: String,
         engine: Engine,
         pre: ProviderPre<PluginState>,
         parts: RuntimeParts,
@@ -115,6 +122,9 @@ impl Plugin {
             last_good: LastGood::default(),
             cached_servers: CallCache::new(spec.cache_ttl),
             cached_users: CallCache::new(spec.cache_ttl),
+            cache_ttl: spec.cache_ttl,
+            sharing: OnceLock::new(),
+            scope,
             reports: LogBudget::new(REPORT_BYTES_PER_SECOND),
             background: parts.background,
             ticker: parts.ticker,
@@ -127,6 +137,16 @@ impl Plugin {
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Shares member lists through `sharing` from now on, when they are
+    /// cached at all (`cache_ttl_ms` above zero). Set once; a second is
+    /// refused (returned).
+    pub fn share_answers_through(
+        &self,
+        sharing: Arc<dyn AnswerSharing>,
+    ) -> Result<(), Arc<dyn AnswerSharing>> {
+        self.sharing.set(sharing)
     }
 
     /// Where work for this plugin that nobody waits on runs: timers.

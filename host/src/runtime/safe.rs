@@ -9,14 +9,19 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Beyond a call's deadline, how long a node's claim to make the shared
+/// call lasts (see [`Plugin::shared_users`]).
+pub(super) const SHARED_CLAIM_SLACK: Duration = Duration::from_secs(1);
 
 use super::breaker::Transition;
 use super::callback::{Callback, Lane};
 use super::error::PluginError;
 use super::plugin::Plugin;
+use super::sharing::AnswerSharing;
 use crate::limits::Verdict;
-use crate::model::{DiscordUserClaim, Event, StaticReply};
+use crate::model::{DiscordUserClaim, Event, Member, StaticReply};
 use crate::protocol::{MemberList, Members, ServerList, Servers};
 
 impl Plugin {
@@ -43,13 +48,12 @@ impl Plugin {
     /// The members of `server`; the last good list, or none, when the plugin fails.
     pub async fn users(&self, server: &str) -> Members {
         let fetch = || async {
-            self.guarded(
-                Callback::GetUserData,
-                Some(server),
-                self.get_user_data(server),
-            )
-            .await
-            .map(MemberList::new)
+            match self.sharing.get() {
+                Some(sharing) if !self.cache_ttl.is_zero() => {
+                    self.shared_users(sharing.as_ref(), server).await
+                }
+                _ => self.fetch_users(server).await.map(MemberList::new),
+            }
         };
         match self.cached_users.get_or_fetch(server, fetch).await {
             Ok(users) => {
@@ -60,6 +64,47 @@ impl Plugin {
                 let last = self.last_good.users(server);
                 self.report(Callback::GetUserData, Some(server), &cause, last.is_some());
                 last.unwrap_or_else(MemberList::empty)
+            }
+        }
+    }
+
+    async fn fetch_users(&self, server: &str) -> Result<Vec<Member>, PluginError> {
+        self.guarded(
+            Callback::GetUserData,
+            Some(server),
+            self.get_user_data(server),
+        )
+        .await
+    }
+
+    /// The members of `server` as the cluster shares them: another node's
+    /// answer of this time-to-live, or this node's call, shared.
+    async fn shared_users(
+        &self,
+        sharing: &dyn AnswerSharing,
+        server: &str,
+    ) -> Result<Members, PluginError> {
+        let key = format!("{}:users:{server}", self.scope);
+        // Long enough for the node calling the plugin to finish, or for
+        // its claim to expire if it died, and to call again.
+        let patience = 2 * (self.limits().deadline + SHARED_CLAIM_SLACK);
+        let fetch = Box::pin(async {
+            let members = self.fetch_users(server).await?;
+            serde_json::to_vec(&members).map_err(|e| PluginError::InvalidOutput(e.to_string()))
+        });
+        let encoded = sharing
+            .get_or_fetch(key, self.cache_ttl, patience, fetch)
+            .await?;
+        match serde_json::from_slice::<Vec<Member>>(&encoded) {
+            Ok(members) if members.len() <= self.caps.max_users => Ok(MemberList::new(members)),
+            unreadable => {
+                tracing::warn!(
+                    plugin = self.name(),
+                    server,
+                    unreadable = ?unreadable.err(),
+                    "a shared member list was unreadable; asking the plugin"
+                );
+                self.fetch_users(server).await.map(MemberList::new)
             }
         }
     }
