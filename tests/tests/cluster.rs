@@ -431,3 +431,166 @@ async fn twenty_joins_on_each_of_three_nodes_make_one_member_list_call() {
         "one member-list call for the whole cluster"
     );
 }
+
+async fn post_presence(node: &ChildServer, uid: &str, status: &str, username: Option<&str>) {
+    let body = json!({"server": DWORLD, "uid": uid, "status": status, "username": username});
+    let reply = http(
+        node.addr(),
+        "POST",
+        "/api/broadcast/presence",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+/// The `users` a browser joining `node` gets.
+async fn joined_users(node: &ChildServer) -> Value {
+    let mut client = Client::connect(node.addr()).await;
+    assert_eq!(client.recv().await["type"], "server-list");
+    let joined = client.join(Value::Null).await;
+    assert_eq!(joined["type"], "server-join", "{joined}");
+    joined["data"]["users"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_posted_on_one_node_is_seen_by_joins_on_the_others_and_on_late_nodes() {
+    let redis = RedisServer::start().expect("redis-server");
+    let nodes = start_nodes(&redis, 3).await;
+    let known = "123456789012345002";
+    post_presence(&nodes[1], known, "dnd", None).await;
+    post_presence(&nodes[1], "777", "idle", Some("newcomer")).await;
+    post_presence(&nodes[1], "777", "online", None).await;
+    // Crossing takes a moment: the join on node 3 waits for it.
+    let mut users = Value::Null;
+    for _ in 0..100 {
+        users = joined_users(&nodes[2]).await;
+        if users["777"]["status"] == "online" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(users[known]["status"], "dnd", "{users:#}");
+    assert_eq!(users["777"]["status"], "online");
+    assert_eq!(users["777"]["username"], "newcomer", "the name is kept");
+
+    // A node that was not there when the presences were posted.
+    let late = ChildServer::start_logged(&node_config(&redis, "node-late"), "info").unwrap();
+    late.wait_until_up().await.unwrap();
+    wait_for_log(&late, "presences read from the shared memory").await;
+    let users = joined_users(&late).await;
+    assert_eq!(users[known]["status"], "dnd", "{users:#}");
+    assert_eq!(
+        (&users["777"]["status"], &users["777"]["username"]),
+        (&json!("online"), &json!("newcomer"))
+    );
+
+    // A member who left is forgotten everywhere.
+    let body = json!({"server": DWORLD, "uid": "777", "status": "offline", "delete": true});
+    let reply = http(
+        nodes[0].addr(),
+        "POST",
+        "/api/broadcast/presence",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let later = ChildServer::start_logged(&node_config(&redis, "node-later"), "info").unwrap();
+    later.wait_until_up().await.unwrap();
+    wait_for_log(&later, "presences read from the shared memory").await;
+    let users = joined_users(&later).await;
+    assert!(users.get("777").is_none(), "{users:#}");
+    assert_eq!(users[known]["status"], "dnd");
+}
+
+#[tokio::test]
+async fn the_shared_presence_memory_keeps_its_bounds() {
+    use d_back::cluster::Link;
+    use d_back::cluster::presence::{PresenceBounds, PresenceStore};
+    use d_back::model::{PresenceUpdate, Status};
+
+    let redis = RedisServer::start().expect("redis-server");
+    let link = Link::open(&redis.url()).unwrap();
+    let bounds = PresenceBounds {
+        members_per_server: 3,
+        servers: 2,
+        bytes: 1_000,
+    };
+    let store = PresenceStore::new("bounds", bounds);
+    let update = |uid: &str, status, username: Option<&str>, delete| PresenceUpdate {
+        uid: uid.into(),
+        status,
+        username: username.map(str::to_string),
+        role_color: None,
+        delete,
+    };
+    let remember = |server: &'static str, update: PresenceUpdate| {
+        let (store, link) = (&store, &link);
+        async move {
+            store
+                .remember(link, "bounds:broadcasts", b"{}", server, &update)
+                .await
+                .unwrap()
+        }
+    };
+    let stored = |server: &str| {
+        let (store, link, server) = (&store, &link, server.to_string());
+        async move {
+            let mut found: Vec<(String, Status, Option<String>)> = store
+                .load(link)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(s, _)| *s == server)
+                .map(|(_, u)| (u.uid, u.status, u.username))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            found
+        }
+    };
+    for uid in ["1", "2", "3", "4"] {
+        remember("a", update(uid, Status::Online, Some("name"), false)).await;
+    }
+    assert_eq!(stored("a").await.len(), 3, "members per server");
+    remember("a", update("1", Status::Dnd, None, false)).await;
+    assert_eq!(
+        stored("a").await[0],
+        ("1".into(), Status::Dnd, Some("name".into())),
+        "a known member updates, its name kept"
+    );
+    remember("a", update("2", Status::Offline, None, true)).await;
+    remember("a", update("4", Status::Idle, None, false)).await;
+    let uids: Vec<String> = stored("a").await.into_iter().map(|e| e.0).collect();
+    assert_eq!(uids, ["1", "3", "4"], "a delete frees its place");
+    remember("b", update("1", Status::Online, None, false)).await;
+    remember("c", update("1", Status::Online, None, false)).await;
+    assert_eq!(stored("b").await.len(), 1);
+    assert!(stored("c").await.is_empty(), "servers");
+    let long = "n".repeat(1_500);
+    remember("b", update("2", Status::Online, Some(&long), false)).await;
+    assert_eq!(
+        stored("b").await.len(),
+        1,
+        "bytes: a new member that does not fit"
+    );
+    remember("b", update("1", Status::Online, Some(&long), false)).await;
+    assert_eq!(
+        stored("b").await[0].2.as_deref(),
+        None,
+        "bytes: a known member's name that does not fit"
+    );
+    for uid in ["1", "3", "4"] {
+        remember("a", update(uid, Status::Offline, None, true)).await;
+    }
+    remember("c", update("1", Status::Online, None, false)).await;
+    assert_eq!(
+        stored("c").await.len(),
+        1,
+        "an emptied server frees its place"
+    );
+}

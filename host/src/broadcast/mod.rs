@@ -11,6 +11,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub use hub::{ConnId, Hub, Outbox, QueueLimit};
 pub use presence_memory::PresenceMemory;
 
+/// The bounds of the presence memory, which a cluster's shared memory keeps too.
+pub mod presence_bounds {
+    pub use super::presence_memory::{MAX_BYTES, MAX_MEMBERS_PER_SERVER, MAX_SERVERS};
+}
+
 use crate::model::{Event, InvalidValue, PresenceUpdate, require_non_empty};
 use crate::protocol::{MemberList, ServerFrame};
 
@@ -79,6 +84,16 @@ impl Broadcaster {
     /// (and remembered), not relayed again.
     pub fn deliver_from_peer(&self, event: &Event) -> Result<usize, InvalidValue> {
         self.deliver(event)
+    }
+
+    /// A presence another node remembered while this one could not hear
+    /// it (it started later, or Redis was away): remembered and delivered
+    /// to this node's browsers when it is news here. Returns whether it was.
+    pub fn recall_presence(&self, server: &str, update: &PresenceUpdate) -> bool {
+        if self.presence.get(server, &update.uid).as_ref() == Some(update) {
+            return false;
+        }
+        self.deliver_presence(server, update).is_ok()
     }
 
     /// Runs `enter` (which sends the join frame and binds the connection)

@@ -13,9 +13,9 @@ use crate::model::{Member, PresenceUpdate, RoleColor};
 /// member is not remembered (known ones still update, and a delete always
 /// frees its entry). 32 MiB holds every member of a few large servers; the
 /// plugin's own answers stay the source of who is a member.
-const MAX_MEMBERS_PER_SERVER: usize = 25_000;
-const MAX_SERVERS: usize = 1_000;
-const MAX_BYTES: usize = 32 << 20;
+pub const MAX_MEMBERS_PER_SERVER: usize = 25_000;
+pub const MAX_SERVERS: usize = 1_000;
+pub const MAX_BYTES: usize = 32 << 20;
 
 /// What one entry costs beyond its texts (map slots, the record itself).
 const ENTRY_OVERHEAD: usize = 96;
@@ -98,6 +98,12 @@ impl PresenceMemory {
             }
             None => {}
         }
+    }
+
+    /// What is remembered of member `uid` of `server`.
+    pub fn get(&self, server: &str, uid: &str) -> Option<PresenceUpdate> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.servers.get(server)?.members.get(uid).cloned()
     }
 
     /// Bytes held now.

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::backoff::Backoff;
+use super::link::Link;
 use super::message;
+use super::presence::PresenceStore;
 use crate::broadcast::{Broadcaster, Relay};
-use crate::model::Event;
+use crate::model::{Event, PresenceUpdate};
 
 /// Broadcasts waiting to be published at most: a node that makes more
 /// than this before Redis takes them drops (and counts) the rest, rather
@@ -27,10 +29,17 @@ const OUTGOING_QUEUE: usize = 4_096;
 /// How long one PUBLISH may take before the link counts as lost.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A broadcast on its way to Redis: the message, and for a presence what
+/// the shared memory stores.
+struct Outgoing {
+    message: Vec<u8>,
+    presence: Option<(String, PresenceUpdate)>,
+}
+
 /// This node's side of the channel.
 pub struct ClusterBus {
     node: String,
-    outgoing: mpsc::Sender<Vec<u8>>,
+    outgoing: mpsc::Sender<Outgoing>,
     /// Broadcasts not published: the queue was full, or Redis was away.
     dropped: AtomicU64,
     /// Whether both directions are connected now.
@@ -56,20 +65,27 @@ impl ClusterBus {
 
 impl Relay for ClusterBus {
     fn publish(&self, event: &Event) {
-        if self
-            .outgoing
-            .try_send(message::encode(&self.node, event))
-            .is_err()
-        {
+        let presence = match event {
+            Event::Presence { server, update } => Some((server.clone(), update.clone())),
+            _ => None,
+        };
+        let outgoing = Outgoing {
+            message: message::encode(&self.node, event),
+            presence,
+        };
+        if self.outgoing.try_send(outgoing).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 /// Starts this node's publisher and subscriber on `channel` and relays
-/// `broadcaster`'s broadcasts through them.
+/// `broadcaster`'s broadcasts through them; presences are kept in `store`
+/// too, and read back through `link` each time the node subscribes.
 pub fn start(
     client: redis::Client,
+    link: Link,
+    store: Arc<PresenceStore>,
     channel: String,
     node: String,
     broadcaster: &Broadcaster,
@@ -90,12 +106,15 @@ pub fn start(
     tasks.spawn(publish(
         client.clone(),
         channel.clone(),
+        Arc::clone(&store),
         queued,
         Arc::clone(&bus),
         shutdown.clone(),
     ));
     tasks.spawn(subscribe(
         client,
+        link,
+        store,
         channel,
         broadcaster.clone(),
         Arc::clone(&bus),
@@ -108,7 +127,8 @@ pub fn start(
 async fn publish(
     client: redis::Client,
     channel: String,
-    mut queued: mpsc::Receiver<Vec<u8>>,
+    store: Arc<PresenceStore>,
+    mut queued: mpsc::Receiver<Outgoing>,
     bus: Arc<ClusterBus>,
     shutdown: CancellationToken,
 ) {
@@ -116,7 +136,7 @@ async fn publish(
     // A broadcast whose PUBLISH found the connection dropped: it is sent
     // first on the next connection if that comes at once (Redis was back,
     // this node had been idle), and dropped if Redis is really away.
-    let mut retry: Option<Vec<u8>> = None;
+    let mut retry: Option<Outgoing> = None;
     loop {
         let connected = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -159,14 +179,26 @@ async fn publish(
                     message
                 }
             };
-            let sent = tokio::time::timeout(
-                PUBLISH_TIMEOUT,
-                redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(&message)
-                    .query_async::<i64>(&mut connection),
-            )
-            .await;
+            // One command per broadcast: a PUBLISH, or for a presence the
+            // script that stores it and publishes it.
+            let sending = async {
+                match &message.presence {
+                    None => {
+                        redis::cmd("PUBLISH")
+                            .arg(&channel)
+                            .arg(&message.message)
+                            .query_async::<i64>(&mut connection)
+                            .await
+                    }
+                    Some((server, update)) => {
+                        store
+                            .remember_and_publish(&channel, &message.message, server, update)
+                            .invoke_async::<i64>(&mut connection)
+                            .await
+                    }
+                }
+            };
+            let sent = tokio::time::timeout(PUBLISH_TIMEOUT, sending).await;
             match sent {
                 Ok(Ok(_)) => continue,
                 // Not sent at all: worth one more try on a new connection.
@@ -190,6 +222,8 @@ async fn publish(
 /// Delivers the other nodes' broadcasts to this node's browsers.
 async fn subscribe(
     client: redis::Client,
+    link: Link,
+    store: Arc<PresenceStore>,
     channel: String,
     broadcaster: Broadcaster,
     bus: Arc<ClusterBus>,
@@ -220,6 +254,9 @@ async fn subscribe(
         backoff.reset();
         bus.subscribed.store(true, Ordering::Relaxed);
         tracing::info!(node = bus.node(), %channel, "cluster: receiving the other nodes' broadcasts");
+        // Subscribed first, then read: a presence published in between is
+        // in both, and the broadcast, delivered after, is the newer.
+        recall_presences(&link, &store, &broadcaster).await;
         let mut messages = pubsub.on_message();
         loop {
             let next = tokio::select! {
@@ -244,7 +281,28 @@ async fn subscribe(
     }
 }
 
-fn discard(queued: &mut mpsc::Receiver<Vec<u8>>, bus: &ClusterBus) {
+/// Reads the shared presence memory into this node's: what others
+/// published while it was not listening.
+async fn recall_presences(link: &Link, store: &PresenceStore, broadcaster: &Broadcaster) {
+    match store.load(link).await {
+        Ok(stored) => {
+            let news = stored
+                .iter()
+                .filter(|(server, update)| broadcaster.recall_presence(server, update))
+                .count();
+            tracing::info!(
+                stored = stored.len(),
+                news,
+                "cluster: presences read from the shared memory"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cluster: could not read the shared presence memory");
+        }
+    }
+}
+
+fn discard(queued: &mut mpsc::Receiver<Outgoing>, bus: &ClusterBus) {
     while queued.try_recv().is_ok() {
         bus.dropped.fetch_add(1, Ordering::Relaxed);
     }

@@ -41,6 +41,11 @@ impl Link {
         })
     }
 
+    /// A link to the Redis at `url`.
+    pub fn open(url: &str) -> Result<Self, RedisError> {
+        Self::new(redis::Client::open(url)?)
+    }
+
     /// Sends `command` and reads its answer as `T`.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, LinkError> {
         let mut connection = self.connection.clone();

@@ -9,9 +9,10 @@ mod audience;
 mod backoff;
 mod bus;
 pub mod config;
-mod link;
+pub mod link;
 pub mod membership;
 mod message;
+pub mod presence;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -29,8 +30,9 @@ use crate::limits::ConnectionLimiter;
 use crate::runtime::AnswerSharing;
 use answers::SharedAnswers;
 use audience::ClusterAudience;
-use link::Link;
+pub use link::Link;
 use membership::Membership;
+use presence::{PresenceBounds, PresenceStore};
 
 /// Why a node cannot join its cluster as configured.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,8 @@ impl Cluster {
     ) {
         let bus = bus::start(
             self.client.clone(),
+            self.link.clone(),
+            Arc::new(PresenceStore::new(&self.prefix, PresenceBounds::default())),
             format!("{}:broadcasts", self.prefix),
             self.node().to_string(),
             broadcaster,
