@@ -79,19 +79,32 @@ impl Relay for ClusterBus {
     }
 }
 
-/// Starts this node's publisher and subscriber on `channel` and relays
-/// `broadcaster`'s broadcasts through them; presences are kept in `store`
-/// too, and read back through `link` each time the node subscribes.
+/// Where the bus meets Redis: a client for its own connections (a
+/// subscriber needs one to itself), the shared link, the presence store
+/// and the channel.
+pub struct Endpoints {
+    pub client: redis::Client,
+    pub link: Link,
+    pub store: Arc<PresenceStore>,
+    pub channel: String,
+}
+
+/// Starts this node's publisher and subscriber on the channel and relays
+/// `broadcaster`'s broadcasts through them; presences are kept in the
+/// store too, and read back each time the node subscribes.
 pub fn start(
-    client: redis::Client,
-    link: Link,
-    store: Arc<PresenceStore>,
-    channel: String,
+    redis: Endpoints,
     node: String,
     broadcaster: &Broadcaster,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Arc<ClusterBus> {
+    let Endpoints {
+        client,
+        link,
+        store,
+        channel,
+    } = redis;
     let (outgoing, queued) = mpsc::channel(OUTGOING_QUEUE);
     let bus = Arc::new(ClusterBus {
         node,

@@ -83,16 +83,13 @@ impl Cluster {
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
-        let bus = bus::start(
-            self.client.clone(),
-            self.link.clone(),
-            Arc::new(PresenceStore::new(&self.prefix, PresenceBounds::default())),
-            format!("{}:broadcasts", self.prefix),
-            self.node().to_string(),
-            broadcaster,
-            tasks,
-            shutdown,
-        );
+        let redis = bus::Endpoints {
+            client: self.client.clone(),
+            link: self.link.clone(),
+            store: Arc::new(PresenceStore::new(&self.prefix, PresenceBounds::default())),
+            channel: format!("{}:broadcasts", self.prefix),
+        };
+        let bus = bus::start(redis, self.node().to_string(), broadcaster, tasks, shutdown);
         let _ = self.bus.set(bus);
         let node = self.node().to_string();
         let watched = broadcaster.clone();
