@@ -183,6 +183,14 @@ impl Server {
                 {
                     tracing::warn!("the plugin already shares its answers elsewhere");
                 }
+                if self
+                    .shared
+                    .auth_throttle
+                    .share_through(cluster.login_failures())
+                    .is_err()
+                {
+                    tracing::warn!("login failures are already counted elsewhere");
+                }
                 cluster.audience(broadcaster)
             }
             None => Arc::new(broadcaster.clone()),

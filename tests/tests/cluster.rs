@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use d_back::protocol::texts;
 use d_back_tests::child::ChildServer;
 use d_back_tests::client::Next;
 use d_back_tests::fake_discord::{BOT_TOKEN, FakeDiscord, SMALL_GUILD};
@@ -592,5 +593,70 @@ async fn the_shared_presence_memory_keeps_its_bounds() {
         stored("c").await.len(),
         1,
         "an emptied server frees its place"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_failures_are_counted_across_the_nodes() {
+    let redis = RedisServer::start().expect("redis-server");
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        let config = format!(
+            r#"[clients]
+auth_failures_per_connection = 10
+auth_failures_per_ip = 4
+
+[plugin]
+path = "{plugin}"
+
+[cluster]
+redis_url = "{redis}"
+node_id = "node-{n}"
+"#,
+            plugin = plugins::hostile().display(),
+            redis = redis.url(),
+        );
+        let node =
+            ChildServer::start_logged(&format!("admin_token = \"{TOKEN}\"\n{config}"), "info")
+                .expect("node starts");
+        node.wait_until_up().await.expect("node answers");
+        nodes.push(node);
+    }
+    for node in &nodes {
+        wait_for_status(node, |status| status["redis"]["reachable"] == true).await;
+    }
+    let bad =
+        json!({"server":"locked","discordToken":"wrong","discordUser":{"id":"9","username":"x"}});
+    let good = json!({"server":"locked","discordToken":"good-token","discordUser":{"id":"9","username":"x"}});
+    // The right token is let in anywhere before any failure.
+    let mut first = Client::connect(nodes[2].addr()).await;
+    first.recv().await;
+    assert_eq!(
+        first.connect_with(good.clone()).await["type"],
+        "server-join"
+    );
+
+    // Two failures on node 1 and two on node 2: the address's four.
+    for node in &nodes[..2] {
+        let mut client = Client::connect(node.addr()).await;
+        client.recv().await;
+        for _ in 0..2 {
+            Client::assert_error(
+                &client.connect_with(bad.clone()).await,
+                texts::DISCORD_AUTH_FAILED,
+            );
+        }
+    }
+    // Node 3 saw none of them itself, and still refuses the right token.
+    let mut third = Client::connect(nodes[2].addr()).await;
+    third.recv().await;
+    Client::assert_error(
+        &third.connect_with(good).await,
+        texts::TOO_MANY_AUTH_FAILURES,
+    );
+    assert!(
+        nodes[2].log_text().contains("outcome=\"throttled\""),
+        "{}",
+        nodes[2].log_text()
     );
 }

@@ -10,6 +10,7 @@ mod backoff;
 mod bus;
 pub mod config;
 pub mod link;
+mod login_failures;
 pub mod membership;
 mod message;
 pub mod presence;
@@ -26,11 +27,12 @@ pub use membership::{ClusterView, NodeReport, Role};
 
 use crate::activity::Audience;
 use crate::broadcast::Broadcaster;
-use crate::limits::ConnectionLimiter;
+use crate::limits::{ConnectionLimiter, SharedFailures};
 use crate::runtime::AnswerSharing;
 use answers::SharedAnswers;
 use audience::ClusterAudience;
 pub use link::Link;
+use login_failures::LoginFailures;
 use membership::Membership;
 use presence::{PresenceBounds, PresenceStore};
 
@@ -104,6 +106,15 @@ impl Cluster {
     /// Where the plugin's member lists are shared with the other nodes.
     pub fn answers(&self) -> Arc<dyn AnswerSharing> {
         Arc::new(SharedAnswers::new(
+            self.link.clone(),
+            Arc::clone(&self.membership),
+            &self.prefix,
+        ))
+    }
+
+    /// Where failed logins are counted for every node.
+    pub fn login_failures(&self) -> Arc<dyn SharedFailures> {
+        Arc::new(LoginFailures::new(
             self.link.clone(),
             Arc::clone(&self.membership),
             &self.prefix,

@@ -1,11 +1,24 @@
 //! Failed logins to passworded servers, counted per client IP over a
 //! window: past the limit, further attempts are refused without asking the
-//! plugin, which stops token and password guessing.
+//! plugin, which stops token and password guessing. In a cluster the
+//! counts are shared ([`SharedFailures`]), so spreading guesses over the
+//! nodes gains an attacker nothing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+/// Failure counts kept beyond this process (the cluster's Redis).
+pub trait SharedFailures: Send + Sync {
+    /// Failures of `ip` in the current window, or `None` when the store
+    /// cannot say (the local count decides alone then).
+    fn count(&self, ip: IpAddr) -> BoxFuture<'_, Option<u32>>;
+    /// Counts one failure of `ip`, forgotten `window` after its first.
+    fn record(&self, ip: IpAddr, window: Duration) -> BoxFuture<'_, ()>;
+}
 
 /// Limits on failed logins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +41,10 @@ impl Default for AuthThrottleConfig {
 }
 
 /// Failures per IP address, forgotten after the window.
-#[derive(Debug)]
 pub struct AuthThrottle {
     config: AuthThrottleConfig,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    shared: OnceLock<Arc<dyn SharedFailures>>,
 }
 
 impl AuthThrottle {
@@ -39,6 +52,39 @@ impl AuthThrottle {
         Self {
             config,
             failures: Mutex::default(),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Counts failures in `shared` too from now on. Set once; a second
+    /// store is refused (returned).
+    pub fn share_through(
+        &self,
+        shared: Arc<dyn SharedFailures>,
+    ) -> Result<(), Arc<dyn SharedFailures>> {
+        self.shared.set(shared)
+    }
+
+    /// True when `ip` may try again now, by this node's count and the
+    /// shared one.
+    pub async fn admits(&self, ip: IpAddr) -> bool {
+        if !self.allows(ip, Instant::now()) {
+            return false;
+        }
+        match self.shared.get() {
+            Some(shared) => shared
+                .count(ip)
+                .await
+                .is_none_or(|failures| failures < self.config.per_ip),
+            None => true,
+        }
+    }
+
+    /// Records a failed attempt from `ip` here and in the shared count.
+    pub async fn count_failure(&self, ip: IpAddr) {
+        self.record_failure(ip, Instant::now());
+        if let Some(shared) = self.shared.get() {
+            shared.record(ip, self.config.window).await;
         }
     }
 

@@ -9,7 +9,7 @@ mod token_bucket;
 
 use std::time::Duration;
 
-pub use auth_throttle::{AuthThrottle, AuthThrottleConfig};
+pub use auth_throttle::{AuthThrottle, AuthThrottleConfig, SharedFailures};
 pub use connections::{ConnectionGuard, ConnectionLimiter, Refusal};
 pub use log_budget::{LogBudget, Verdict};
 pub use token_bucket::TokenBucket;

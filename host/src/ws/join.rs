@@ -2,7 +2,6 @@
 //! needs to draw it.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use subtle::ConstantTimeEq;
 
@@ -53,14 +52,13 @@ pub struct AuthGate<'a> {
 }
 
 impl AuthGate<'_> {
-    fn allows(&self) -> bool {
-        self.failures < self.throttle.config().per_connection
-            && self.throttle.allows(self.ip, Instant::now())
+    async fn allows(&self) -> bool {
+        self.failures < self.throttle.config().per_connection && self.throttle.admits(self.ip).await
     }
 
-    fn record_failure(&mut self) {
+    async fn record_failure(&mut self) {
         self.failures += 1;
-        self.throttle.record_failure(self.ip, Instant::now());
+        self.throttle.count_failure(self.ip).await;
     }
 }
 
@@ -119,7 +117,7 @@ async fn authorize(
         .as_ref()
         .map_or("", |user| user.id.as_str());
     let method = if has_token { "oauth2" } else { "password" };
-    if !gate.allows() {
+    if !gate.allows().await {
         tracing::warn!(
             server = %server.snowflake,
             discord_user,
@@ -163,7 +161,7 @@ async fn authorize(
         "authentication attempt"
     );
     if outcome.is_err() {
-        gate.record_failure();
+        gate.record_failure().await;
     }
     outcome
 }
