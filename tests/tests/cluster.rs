@@ -660,3 +660,76 @@ node_id = "node-{n}"
         nodes[2].log_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_node_slows_nobody_and_catches_up_or_drops() {
+    let redis = RedisServer::start().expect("redis-server");
+    let nodes = start_nodes(&redis, 3).await;
+    let mut on_first = joined_browser(&nodes[0]).await;
+    let mut on_frozen = joined_browser(&nodes[1]).await;
+    let mut on_third = joined_browser(&nodes[2]).await;
+    // Node 2 stops reading anything: its socket to Redis fills up.
+    // SAFETY: signalling a child process of this test.
+    unsafe { libc::kill(nodes[1].pid() as i32, libc::SIGSTOP) };
+    let sent: Vec<String> = (0..200).map(|n| format!("while frozen {n}")).collect();
+    let started = std::time::Instant::now();
+    for text in &sent {
+        assert_eq!(post_message(&nodes[0], text).await, 200);
+    }
+    let posting = started.elapsed();
+    for browser in [&mut on_first, &mut on_third] {
+        let got = messages_within(browser, Duration::from_millis(2000)).await;
+        assert_eq!(got, sent, "the others are served in full");
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(nodes[1].pid() as i32, libc::SIGCONT) };
+    // What Redis kept for the frozen node arrives late, in order, once.
+    let late = messages_within(&mut on_frozen, Duration::from_millis(3000)).await;
+    let expected: Vec<&String> = sent.iter().filter(|text| late.contains(text)).collect();
+    assert_eq!(
+        late.iter().collect::<Vec<_>>(),
+        expected,
+        "in order, no repeats"
+    );
+    assert_eq!(post_message(&nodes[2], "after").await, 200);
+    for browser in [&mut on_first, &mut on_frozen] {
+        let got = messages_within(browser, Duration::from_millis(3000)).await;
+        assert_eq!(got, ["after"]);
+    }
+    assert!(
+        posting < Duration::from_secs(20),
+        "200 posts took {posting:?} while a node was frozen"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_of_a_killed_node_find_the_same_world_on_another() {
+    let redis = RedisServer::start().expect("redis-server");
+    let mut nodes = start_nodes(&redis, 3).await;
+    let mut doomed = joined_browser(&nodes[2]).await;
+    post_presence(&nodes[0], "123456789012345003", "idle", None).await;
+    post_presence(&nodes[1], "888", "dnd", Some("visitor")).await;
+    let mut seen = 0;
+    while seen < 2 {
+        match doomed.next_within(Duration::from_secs(3)).await {
+            Some(Next::Json(frame)) if frame["type"] == "presence" => seen += 1,
+            Some(_) => {}
+            None => panic!("the presences did not reach node 3"),
+        }
+    }
+    let before = joined_users(&nodes[2]).await;
+    drop(nodes.remove(2));
+    assert!(
+        matches!(
+            doomed.next_within(Duration::from_secs(3)).await,
+            Some(Next::Closed(_)) | None
+        ),
+        "the killed node's browser lost its socket"
+    );
+    for node in &nodes {
+        let after = joined_users(node).await;
+        assert_eq!(after, before, "the same world on {}", node.addr());
+    }
+    assert_eq!(before["888"]["username"], "visitor");
+    assert_eq!(before["123456789012345003"]["status"], "idle");
+}
