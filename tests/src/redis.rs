@@ -75,6 +75,75 @@ impl RedisServer {
     }
 }
 
+/// Counters from `INFO`: calls per command, and bytes in and out.
+#[derive(Debug, Clone, Default)]
+pub struct RedisCounters {
+    /// Calls per command name (lower case), scripts' own calls included.
+    pub calls: std::collections::BTreeMap<String, u64>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl RedisCounters {
+    pub fn calls_of(&self, command: &str) -> u64 {
+        self.calls.get(command).copied().unwrap_or(0)
+    }
+
+    /// Calls of every command.
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum()
+    }
+}
+
+impl RedisServer {
+    /// `INFO commandstats` and `INFO stats`, read over a plain socket.
+    pub fn counters(&self) -> anyhow::Result<RedisCounters> {
+        let mut counters = RedisCounters::default();
+        for section in ["commandstats", "stats"] {
+            for line in self.info(section)?.lines() {
+                if let Some((name, rest)) = line
+                    .strip_prefix("cmdstat_")
+                    .and_then(|line| line.split_once(':'))
+                {
+                    let calls = rest
+                        .split(',')
+                        .find_map(|field| field.strip_prefix("calls="))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    counters.calls.insert(name.to_string(), calls);
+                } else if let Some(n) = line.strip_prefix("total_net_input_bytes:") {
+                    counters.bytes_in = n.trim().parse().unwrap_or(0);
+                } else if let Some(n) = line.strip_prefix("total_net_output_bytes:") {
+                    counters.bytes_out = n.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        Ok(counters)
+    }
+
+    fn info(&self, section: &str) -> anyhow::Result<String> {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut stream = TcpStream::connect(self.addr())?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "*2\r\n$4\r\nINFO\r\n${}\r\n{section}\r\n",
+            section.len()
+        )?;
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        reader.read_line(&mut head)?;
+        let length: usize = head
+            .trim()
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("INFO answered {head:?}"))?;
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();

@@ -19,8 +19,8 @@ tasks:
   test           everything CI runs: fmt, clippy, the whole test suite
   bench          build in release mode and print the benchmarks' numbers:
                  d-back (from PyPI), the host and the floor side by side,
-                 plugin calls per language, and the isolation attacks'
-                 against the release binary
+                 plugin calls per language, three nodes sharing a Redis,
+                 and the isolation attacks' against the release binary
   soak [CYCLES]  churn connect/join/leave cycles against the release
                  binary (default 5000) and report its memory before/after
   fuzz [SECONDS] run every fuzz target for SECONDS each (default 600);
@@ -278,8 +278,16 @@ fn go_checks() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
+    // The cluster figure runs a real redis-server, as the tests do.
+    ensure_test_packages()?;
     run_benches(
-        &["side_by_side", "plugin_call", "connections", "languages"],
+        &[
+            "side_by_side",
+            "plugin_call",
+            "connections",
+            "languages",
+            "cluster",
+        ],
         None,
     )?;
     // The isolation tests print, per attack, the server's peak memory, its
