@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use d_back_tests::Client;
 use d_back_tests::child::ChildServer;
 use d_back_tests::client::Next;
+use d_back_tests::http::admin;
 use d_back_tests::redis::{RedisCounters, RedisServer};
-use d_back_tests::{Client, http};
 use serde_json::{Value, json};
 
 const NODES: usize = 3;
@@ -69,15 +70,9 @@ node_id = "bench-{node}"
 }
 
 async fn cluster_status(node: &ChildServer) -> Value {
-    let reply = http(
-        node.addr(),
-        "GET",
-        "/api/cluster",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        b"",
-    )
-    .await;
-    reply.json()
+    admin(node.addr(), "GET", "/api/cluster", TOKEN, None)
+        .await
+        .json()
 }
 
 /// Waits until every node sees all of them and its broadcasts cross.
@@ -198,14 +193,7 @@ fn main() -> anyhow::Result<()> {
             ticks.tick().await;
             sent.push(Instant::now());
             let body = json!({"server": DWORLD, "uid": "123456789012345001", "message": format!("bench {index}"), "channel": "1"});
-            let reply = http(
-                nodes[0].addr(),
-                "POST",
-                "/api/broadcast/message",
-                &[("Authorization", &format!("Bearer {TOKEN}"))],
-                body.to_string().as_bytes(),
-            )
-            .await;
+            let reply = admin(nodes[0].addr(), "POST", "/api/broadcast/message", TOKEN, Some(&body)).await;
             anyhow::ensure!(reply.status == 200, "post answered {}", reply.status);
         }
         tokio::time::sleep(Duration::from_secs(3)).await;

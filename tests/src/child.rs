@@ -127,7 +127,7 @@ fn binary_or(profile: &str) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| {
             std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+                .unwrap_or_else(|| crate::manifest_dir().join("../target"))
                 .join(profile)
                 .join("d-back")
         });

@@ -102,3 +102,21 @@ fn parse(raw: &[u8]) -> HttpReply {
         body: raw[split + 4..].to_vec(),
     }
 }
+
+/// `method path` with `token` as the admin bearer token, and `body` as
+/// JSON when given.
+pub async fn admin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> HttpReply {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", bearer.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    http(addr, method, path, &headers, body.as_bytes()).await
+}

@@ -1,15 +1,16 @@
 //! Test plugins, built from source on first use, the way `cargo xtask build`
 //! and the plugin READMEs build them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use d_back_plugin_build::{Builder, Language};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> PathBuf {
+    crate::manifest_dir()
         .parent()
         .expect("tests/ lives in the workspace")
+        .to_path_buf()
 }
 
 fn builder() -> Builder {

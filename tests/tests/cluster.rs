@@ -8,6 +8,7 @@ use d_back::protocol::texts;
 use d_back_tests::child::ChildServer;
 use d_back_tests::client::Next;
 use d_back_tests::fake_discord::{BOT_TOKEN, FakeDiscord, SMALL_GUILD};
+use d_back_tests::http::admin;
 use d_back_tests::redis::RedisServer;
 use d_back_tests::{Client, http, plugins};
 use serde_json::{Value, json};
@@ -87,15 +88,12 @@ async fn joined_browser(node: &ChildServer) -> Client {
 async fn post_message(node: &ChildServer, text: &str) -> u16 {
     let body =
         json!({"server": DWORLD, "uid": "123456789012345001", "message": text, "channel": "1"});
-    http(
+    admin(
         node.addr(),
         "POST",
         "/api/broadcast/message",
-        &[
-            ("Authorization", &format!("Bearer {TOKEN}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.to_string().as_bytes(),
+        TOKEN,
+        Some(&body),
     )
     .await
     .status
@@ -185,14 +183,7 @@ async fn without_redis_each_node_serves_its_own_and_the_crossing_comes_back() {
 
 /// `GET /api/cluster` on `node`, with the admin token.
 async fn cluster_status(node: &ChildServer) -> Value {
-    let reply = http(
-        node.addr(),
-        "GET",
-        "/api/cluster",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        b"",
-    )
-    .await;
+    let reply = admin(node.addr(), "GET", "/api/cluster", TOKEN, None).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     reply.json()
 }
@@ -435,15 +426,12 @@ async fn twenty_joins_on_each_of_three_nodes_make_one_member_list_call() {
 
 async fn post_presence(node: &ChildServer, uid: &str, status: &str, username: Option<&str>) {
     let body = json!({"server": DWORLD, "uid": uid, "status": status, "username": username});
-    let reply = http(
+    let reply = admin(
         node.addr(),
         "POST",
         "/api/broadcast/presence",
-        &[
-            ("Authorization", &format!("Bearer {TOKEN}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.to_string().as_bytes(),
+        TOKEN,
+        Some(&body),
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -492,12 +480,12 @@ async fn a_presence_posted_on_one_node_is_seen_by_joins_on_the_others_and_on_lat
 
     // A member who left is forgotten everywhere.
     let body = json!({"server": DWORLD, "uid": "777", "status": "offline", "delete": true});
-    let reply = http(
+    let reply = admin(
         nodes[0].addr(),
         "POST",
         "/api/broadcast/presence",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        body.to_string().as_bytes(),
+        TOKEN,
+        Some(&body),
     )
     .await;
     assert_eq!(reply.status, 200);

@@ -69,8 +69,12 @@ fn run() -> Result<()> {
     }
 }
 
+/// The workspace. Read when run (cargo sets it for `cargo run`), not only
+/// when built: a build cache shared between checkouts may hold an xtask
+/// built in another folder.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("xtask/ lives in the workspace")
         .to_path_buf()

@@ -36,7 +36,7 @@ pub enum Trigger {
 
 impl Lab {
     pub fn new() -> anyhow::Result<Self> {
-        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        let workspace = d_back_tests::manifest_dir()
             .parent()
             .context("tests/ lives in the workspace")?
             .to_path_buf();
@@ -58,10 +58,7 @@ impl Lab {
                 let trigger_port = free_port()?;
                 let mut command = pinned(&python);
                 command
-                    .arg(
-                        Path::new(env!("CARGO_MANIFEST_DIR"))
-                            .join("benches/side_by_side/dback_runner.py"),
-                    )
+                    .arg(d_back_tests::manifest_dir().join("benches/side_by_side/dback_runner.py"))
                     .args([ws_port.to_string(), trigger_port.to_string()]);
                 (
                     command,
