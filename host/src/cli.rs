@@ -29,4 +29,8 @@ pub struct Cli {
     /// TOML config file (see the README for its keys)
     #[arg(long, env = "D_BACK_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Reload the plugin when its file or the config file changes
+    #[arg(long)]
+    pub watch: bool,
 }

@@ -29,6 +29,10 @@ pub struct Settings {
     /// Where compiled components are kept between starts; `None` compiles
     /// at every start.
     pub compiled_cache_dir: Option<PathBuf>,
+    /// A listener of its own for `GET /metrics`, without the admin token
+    /// (`metrics_addr`); `None` serves them on the main port only, behind
+    /// the token.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The other nodes this one serves with (`[cluster]`,
     /// `D_BACK_REDIS_URL`); `None` runs alone.
     pub cluster: Option<ClusterConfig>,
@@ -48,6 +52,7 @@ impl Settings {
             plugin: PluginSpec::mock(),
             clients: ClientLimits::default(),
             compiled_cache_dir: default_compiled_cache_dir(),
+            metrics_addr: None,
             cluster: None,
         }
     }
@@ -106,6 +111,9 @@ impl Settings {
         }
         if let Some(clients) = file.clients {
             clients.apply(&mut self.clients)?;
+        }
+        if let Some(addr) = file.metrics_addr {
+            self.metrics_addr = Some(addr);
         }
         if let Some(cluster) = file.cluster {
             cluster.check().map_err(ConfigError::Invalid)?;
@@ -294,6 +302,7 @@ struct FileConfig {
     admin_token: Option<String>,
     compiled_cache: Option<bool>,
     compiled_cache_dir: Option<PathBuf>,
+    metrics_addr: Option<std::net::SocketAddr>,
     clients: Option<FileClients>,
     plugin: Option<FilePlugin>,
     cluster: Option<ClusterConfig>,

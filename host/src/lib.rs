@@ -14,6 +14,8 @@
 //! - [`activity`]: plugin timers whose events get broadcast.
 //! - [`cluster`]: several nodes as one service, through Redis.
 //! - [`limits`]: caps on what clients may do.
+//! - [`live`]: swapping the plugin while the server runs.
+//! - [`metrics`]: what the server counts, for `GET /metrics`.
 //! - [`config`], [`cli`]: the operator's settings.
 //! - [`model`]: checked values shared by all of the above.
 //!
@@ -40,6 +42,8 @@ pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod live;
+pub mod metrics;
 pub mod model;
 pub mod protocol;
 pub mod runtime;

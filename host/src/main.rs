@@ -1,5 +1,7 @@
 //! The `d-back` binary: flags and config in, server out.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
 use d_back::cli::Cli;
@@ -21,13 +23,46 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let settings = Settings::from_cli(&cli)?;
-    let server = Server::bind(settings)
+    let mut server = Server::bind(settings)
         .await
         .context("d-back could not start")?;
+    // A reload reads the config file again, with the command line on top.
+    let reread = cli.clone();
+    server.reload_from(Box::new(move || {
+        Settings::from_cli(&reread)
+            .map(|settings| settings.plugin)
+            .map_err(|error| error.to_string())
+    }));
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let reloader = server.reloader();
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(Arc::clone(&reloader)));
+    if cli.watch {
+        tokio::spawn(d_back::live::watch::watch(
+            reloader,
+            cli.config.clone(),
+            shutdown.clone(),
+        ));
+    }
     server.run(shutdown).await;
     Ok(())
+}
+
+/// `SIGHUP` reloads the plugin, as operators expect of a daemon.
+#[cfg(unix)]
+async fn reload_on_hangup(reloader: Arc<d_back::live::Reloader>) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        // The outcome is logged by the reloader.
+        let _ = reloader.reload("SIGHUP").await;
+    }
 }
 
 /// `RUST_LOG` (default `info`), except that the WebSocket and HTTP crates

@@ -8,12 +8,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::activity::Audience;
 use crate::broadcast::{Broadcaster, Hub};
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Settings;
 use crate::http::{self, static_files::StaticRoot};
 use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
-use crate::runtime::{InstancePool, LoadError, Plugin, PluginRuntime};
+use crate::live::{self, Reloader, Serving, SpecSource};
+use crate::runtime::{LoadError, Plugin};
 use crate::ws::LiveConnections;
 
 /// Log budget for lines about refused connections.
@@ -25,7 +27,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// State shared by every connection. Owned by the server behind an `Arc`.
 pub struct Shared {
     pub settings: Settings,
-    pub plugin: Arc<Plugin>,
+    /// The plugin version serving, and how the next one is swapped in.
+    pub plugins: Arc<Reloader>,
     pub hub: Arc<Hub>,
     pub broadcaster: Broadcaster,
     pub static_root: StaticRoot,
@@ -66,6 +69,8 @@ pub enum StartError {
 /// A bound, loaded server that has not started accepting yet.
 pub struct Server {
     listener: TcpListener,
+    /// `metrics_addr`'s listener, when set.
+    metrics: Option<TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -86,6 +91,19 @@ impl Server {
         settings: Settings,
     ) -> Result<Self, StartError> {
         let port = listener.local_addr().map_or(settings.port, |a| a.port());
+        let metrics = match settings.metrics_addr {
+            None => None,
+            Some(address) => {
+                Some(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|error| StartError::Bind {
+                            address: format!("{address} (metrics_addr)"),
+                            error,
+                        })?,
+                )
+            }
+        };
         let cluster = settings
             .cluster
             .as_ref()
@@ -98,15 +116,8 @@ impl Server {
                 error,
             })?,
         };
-        // Compiling, the compiled cache's disk I/O and the trial
-        // instantiation block: they run on a blocking thread.
-        let (cache_dir, spec) = (settings.compiled_cache_dir.clone(), settings.plugin.clone());
-        let plugin = tokio::task::spawn_blocking(move || {
-            let runtime = PluginRuntime::with_options(cache_dir, InstancePool::for_plugin(&spec))?;
-            runtime.load(&spec).map(Arc::new)
-        })
-        .await
-        .map_err(|e| LoadError::Engine(format!("the loading thread failed: {e}")))??;
+        let cache_dir = settings.compiled_cache_dir.clone();
+        let plugin = live::reload::load(settings.plugin.clone(), cache_dir.clone()).await?;
         tracing::info!(
             plugin = plugin.name(),
             fuel = settings.plugin.limits.fuel,
@@ -124,11 +135,21 @@ impl Server {
             clients.max_http_connections_per_ip,
         );
         let auth_throttle = AuthThrottle::new(clients.auth);
+        // Without a config file to read again, a reload loads the same
+        // spec: the same file, rebuilt.
+        let same = settings.plugin.clone();
+        let plugins = Arc::new(Reloader::new(
+            plugin,
+            settings.plugin.clone(),
+            Box::new(move || Ok(same.clone())),
+            cache_dir,
+        ));
         Ok(Self {
             listener,
+            metrics,
             shared: Arc::new(Shared {
                 settings,
-                plugin,
+                plugins,
                 hub,
                 broadcaster,
                 static_root,
@@ -156,17 +177,32 @@ impl Server {
         self.shared.connections.clone()
     }
 
-    /// The loaded plugin, for embedding code that wants to call it directly.
+    /// The plugin version serving now, for embedding code that wants to
+    /// call it directly.
     pub fn plugin(&self) -> Arc<Plugin> {
-        Arc::clone(&self.shared.plugin)
+        self.shared.plugins.plugin()
+    }
+
+    /// Swaps plugin versions in while the server runs.
+    pub fn reloader(&self) -> Arc<Reloader> {
+        Arc::clone(&self.shared.plugins)
+    }
+
+    /// Reloads read the plugin's settings from `source` (the binary: the
+    /// config file again). Before [`Server::run`] only.
+    pub fn reload_from(&mut self, source: SpecSource) {
+        match Arc::get_mut(&mut self.shared).and_then(|shared| Arc::get_mut(&mut shared.plugins)) {
+            Some(plugins) => plugins.set_source(source),
+            None => tracing::warn!("the reload source is set before the server runs"),
+        }
     }
 
     /// Serves until `shutdown` is cancelled, then closes every WebSocket
     /// with a close frame and waits (bounded) for connections to finish.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let tasks = TaskTracker::new();
         let broadcaster = &self.shared.broadcaster;
-        let audience = match &self.shared.cluster {
+        let (audience, answers) = match &self.shared.cluster {
             Some(cluster) => {
                 tracing::info!(node = cluster.node(), "joining the cluster");
                 cluster.start(
@@ -177,32 +213,26 @@ impl Server {
                 );
                 if self
                     .shared
-                    .plugin
-                    .share_answers_through(cluster.answers())
-                    .is_err()
-                {
-                    tracing::warn!("the plugin already shares its answers elsewhere");
-                }
-                if self
-                    .shared
                     .auth_throttle
                     .share_through(cluster.login_failures())
                     .is_err()
                 {
                     tracing::warn!("login failures are already counted elsewhere");
                 }
-                cluster.audience(broadcaster)
+                (cluster.audience(broadcaster), Some(cluster.answers()))
             }
-            None => Arc::new(broadcaster.clone()),
+            None => (Arc::new(broadcaster.clone()) as Arc<dyn Audience>, None),
         };
-        crate::activity::start(
-            Arc::clone(&self.shared.plugin),
-            broadcaster.clone(),
-            audience,
-            &tasks,
-            shutdown.clone(),
-        )
-        .await;
+        self.shared
+            .plugins
+            .start(Serving {
+                broadcaster: broadcaster.clone(),
+                audience,
+                answers,
+                tasks: tasks.clone(),
+                shutdown: shutdown.clone(),
+            })
+            .await;
         {
             let shared = Arc::clone(&self.shared);
             let shutdown = shutdown.clone();
@@ -210,6 +240,16 @@ impl Server {
                 let limits = &shared.settings.clients;
                 crate::ws::watch_liveness(&shared.live, limits, shutdown).await;
             });
+        }
+        if let Some(listener) = self.metrics.take() {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving /metrics");
+            }
+            tasks.spawn(crate::http::metrics_api::serve_alone(
+                listener,
+                Arc::clone(&self.shared),
+                shutdown.clone(),
+            ));
         }
         if let Ok(address) = self.local_addr() {
             tracing::info!(%address, "listening for HTTP and WebSocket");

@@ -25,17 +25,33 @@ impl ChildServer {
     /// (TOML) as its config file, logging warnings to stderr.
     pub fn start(config: &str) -> anyhow::Result<Self> {
         let binary = binary_or("release")?;
-        Self::launch(&binary, config, "warn", false)
+        Self::launch(&binary, config, "warn", false, &[])
     }
 
     /// Starts the binary the tests use (the debug build unless `D_BACK_BIN`
     /// says otherwise) with `config`, its log at `rust_log` kept in a file.
     pub fn start_logged(config: &str, rust_log: &str) -> anyhow::Result<Self> {
-        let binary = binary_or("debug")?;
-        Self::launch(&binary, config, rust_log, true)
+        Self::start_logged_with(config, rust_log, &[])
     }
 
-    fn launch(binary: &Path, config: &str, rust_log: &str, keep_log: bool) -> anyhow::Result<Self> {
+    /// Like [`ChildServer::start_logged`], with more flags for the binary.
+    pub fn start_logged_with(config: &str, rust_log: &str, flags: &[&str]) -> anyhow::Result<Self> {
+        let binary = binary_or("debug")?;
+        Self::launch(&binary, config, rust_log, true, flags)
+    }
+
+    /// Writes `config` over the server's config file (for reloads).
+    pub fn rewrite_config(&self, config: &str) -> std::io::Result<()> {
+        std::fs::write(&self.config, config)
+    }
+
+    fn launch(
+        binary: &Path,
+        config: &str,
+        rust_log: &str,
+        keep_log: bool,
+        flags: &[&str],
+    ) -> anyhow::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let stem = std::env::temp_dir().join(format!("d-back-child-{}-{port}", std::process::id()));
         let path = stem.with_extension("toml");
@@ -45,6 +61,7 @@ impl ChildServer {
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .arg("--config")
             .arg(&path)
+            .args(flags)
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null());

@@ -56,7 +56,13 @@ impl Hub {
         let Some(room) = rooms.get(server) else {
             return 0;
         };
-        room.values().filter(|outbox| outbox.send(frame)).count()
+        let delivered = room.values().filter(|outbox| outbox.send(frame)).count();
+        let metrics = crate::metrics::metrics();
+        metrics.frames_delivered.inc_by(delivered as u64);
+        metrics
+            .frames_dropped
+            .inc_by((room.len() - delivered) as u64);
+        delivered
     }
 
     /// Snowflakes with at least one bound connection.

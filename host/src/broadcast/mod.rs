@@ -16,6 +16,7 @@ pub mod presence_bounds {
     pub use super::presence_memory::{MAX_BYTES, MAX_MEMBERS_PER_SERVER, MAX_SERVERS};
 }
 
+use crate::metrics::{BroadcastKind, BroadcastLabels, metrics};
 use crate::model::{Event, InvalidValue, PresenceUpdate, require_non_empty};
 use crate::protocol::{MemberList, ServerFrame};
 
@@ -242,6 +243,15 @@ impl Broadcaster {
     }
 
     fn send(&self, server: &str, frame: ServerFrame<'_>) -> usize {
+        let kind = match frame {
+            ServerFrame::Message { .. } => BroadcastKind::message,
+            ServerFrame::Presence { .. } => BroadcastKind::presence,
+            _ => BroadcastKind::client_id,
+        };
+        metrics()
+            .broadcasts
+            .get_or_create(&BroadcastLabels { kind })
+            .inc();
         // Rendered once, shared by every connection it goes to.
         let delivered = self.hub.deliver(server, &frame.to_frame());
         tracing::debug!(server, delivered, "broadcast");

@@ -6,6 +6,8 @@ mod admin;
 mod broadcast_api;
 mod cluster_api;
 pub mod handshake;
+pub mod metrics_api;
+mod plugin_api;
 mod prefixed;
 mod response;
 pub mod static_files;
@@ -124,6 +126,12 @@ pub async fn handle(request: Request<Incoming>, cx: Context) -> Result<Response<
             &serde_json::json!({ "version": crate::VERSION }),
         ));
     }
+    if path == "/metrics" {
+        return Ok(metrics_api::behind_token(&request, &cx.shared));
+    }
+    if path == "/api/plugin/reload" {
+        return Ok(plugin_api::reload(&request, &cx.shared).await);
+    }
     if path == "/api/cluster" {
         return Ok(cluster_api::handle(&request, &cx.shared));
     }
@@ -134,7 +142,7 @@ pub async fn handle(request: Request<Incoming>, cx: Context) -> Result<Response<
     if request.method() != Method::GET && !head {
         return Ok(response::method_not_allowed());
     }
-    if let Some(reply) = cx.shared.plugin.static_response(&path).await {
+    if let Some(reply) = cx.shared.plugins.plugin().static_response(&path).await {
         return Ok(response::from_plugin(reply, head));
     }
     Ok(static_files::serve(&cx.shared.static_root, &path, head).await)

@@ -87,6 +87,22 @@ impl Breakers {
         keyed.insert(entry, Arc::clone(&breaker));
         Some(breaker)
     }
+
+    /// How many breakers of each callback are open at `now`.
+    pub fn open_now(&self, now: Instant) -> Vec<(Callback, usize)> {
+        let keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
+        Callback::ALL
+            .iter()
+            .map(|callback| {
+                let plain = usize::from(self.by_callback[callback.index()].open_for(now).is_some());
+                let by_key = keyed
+                    .iter()
+                    .filter(|((of, _), breaker)| of == callback && breaker.open_for(now).is_some())
+                    .count();
+                (*callback, plain + by_key)
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 //! plugin sets. Each request has a timeout and a response size cap; the
 //! plugin's own deadline still bounds the whole call.
 
+use crate::metrics;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -144,6 +145,18 @@ impl WasiHttpHooks for EgressPolicy {
         let log = Arc::clone(&self.log);
         Box::new(async move {
             let uri = request.uri().clone();
+            let verdict = if rules.check(&uri).is_ok() {
+                metrics::Verdict::allowed
+            } else {
+                metrics::Verdict::denied
+            };
+            metrics::metrics()
+                .plugin_http_requests
+                .get_or_create(&metrics::EgressLabels {
+                    plugin: plugin.to_string(),
+                    verdict,
+                })
+                .inc();
             if let Err(reason) = rules.check(&uri) {
                 if let Verdict::Write { suppressed } = log.admit(reason.len() + 64, Instant::now())
                 {

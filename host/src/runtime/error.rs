@@ -29,6 +29,22 @@ pub enum PluginError {
 }
 
 impl PluginError {
+    /// The failure's name in the metrics.
+    pub fn outcome(&self) -> crate::metrics::CallOutcome {
+        use crate::metrics::CallOutcome;
+        match self {
+            Self::Instantiate(_) => CallOutcome::instantiate,
+            Self::Trap(_) => CallOutcome::trap,
+            Self::OutOfFuel(_) => CallOutcome::fuel,
+            Self::Deadline(_) => CallOutcome::deadline,
+            Self::MemoryCap(_) => CallOutcome::memory,
+            Self::Returned(_) => CallOutcome::err,
+            Self::InvalidOutput(_) => CallOutcome::invalid,
+            Self::Overloaded(..) => CallOutcome::overloaded,
+            Self::CircuitOpen(_) => CallOutcome::breaker_open,
+        }
+    }
+
     /// True for failures of the plugin itself, which count towards its
     /// circuit breaker; a full queue or an open breaker do not.
     pub fn counts_against_plugin(&self) -> bool {

@@ -262,7 +262,7 @@ impl PluginRuntime {
         let pre = ProviderPre::new(instance_pre).map_err(link_error)?;
         let plugin = Plugin::new(
             spec,
-            answer_scope(&bytes, spec),
+            version_of(&bytes, spec),
             self.engine.clone(),
             pre,
             self.parts.clone(),
@@ -272,16 +272,16 @@ impl PluginRuntime {
     }
 }
 
-/// What makes two plugins' answers the same: the component and its
-/// config. Nodes share answers only within one scope, so a node running
-/// another version or config never serves or takes the others'.
-fn answer_scope(bytes: &[u8], spec: &PluginSpec) -> String {
+/// A plugin version's name: a hash of its component and its config. It
+/// tells versions apart in the log and the metrics, and nodes share
+/// answers only within one version, so a node running another component
+/// or config never serves or takes the others'.
+fn version_of(bytes: &[u8], spec: &PluginSpec) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(bytes);
     // Secrets count by name only (their `Debug` hides them).
     hasher.update(format!("{:?}", spec.config).as_bytes());
-    let hash = hasher.finalize().to_hex();
-    format!("{}-{}", spec.name, &hash[..16])
+    hasher.finalize().to_hex()[..16].to_string()
 }
 
 /// With the `profiling` feature, `D_BACK_PLUGIN_PROFILER=perfmap` (or

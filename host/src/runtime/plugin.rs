@@ -35,6 +35,7 @@ use super::sharing::AnswerSharing;
 use super::state::{PluginIdentity, PluginState};
 use super::{PluginSpec, RuntimeParts};
 use crate::limits::LogBudget;
+use crate::metrics::CallOutcome;
 use crate::model::{DiscordUserClaim, Event, Member, ServerEntry, StaticReply};
 use crate::protocol::{Members, Servers};
 
@@ -60,6 +61,8 @@ pub struct Plugin {
     pub(super) caps: OutputCaps,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
+    /// Instances in a call now.
+    live: std::sync::atomic::AtomicUsize,
     lanes: Lanes,
     pub(super) breakers: Breakers,
     pub(super) last_good: LastGood,
@@ -68,8 +71,10 @@ pub struct Plugin {
     pub(super) cache_ttl: Duration,
     /// Where member lists are shared with other nodes, in a cluster.
     pub(super) sharing: OnceLock<Arc<dyn AnswerSharing>>,
-    /// Names this plugin's shared answers: its component and config.
+    /// Names this plugin's shared answers: its name and version.
     pub(super) scope: String,
+    /// A hash of the component and its config.
+    version: String,
     /// The host's own reports of this plugin's failures, rate-limited like
     /// the plugin's log so a failing flood cannot flood the log either.
     pub(super) reports: LogBudget,
@@ -92,14 +97,14 @@ macro_rules! sandboxed {
         let mut $inst = $plugin.checkout($callback).await?;
         let outcome =
             tokio::time::timeout($plugin.limits.deadline + DEADLINE_GRACE, async { $body }).await;
-        $plugin.settle($inst, outcome)
+        $plugin.settle($callback, $inst, outcome)
     }};
 }
 
 impl Plugin {
     pub(super) fn new(
         spec: &PluginSpec,
-        scope: String,
+        version: String,
         engine: Engine,
         pre: ProviderPre<PluginState>,
         parts: RuntimeParts,
@@ -117,6 +122,7 @@ impl Plugin {
             caps: spec.output,
             idle: Mutex::new(Vec::new()),
             max_idle: spec.idle_instances,
+            live: std::sync::atomic::AtomicUsize::new(0),
             lanes: Lanes::new(&spec.lanes),
             breakers: Breakers::new(spec.breaker),
             last_good: LastGood::default(),
@@ -124,7 +130,8 @@ impl Plugin {
             cached_users: CallCache::new(spec.cache_ttl),
             cache_ttl: spec.cache_ttl,
             sharing: OnceLock::new(),
-            scope,
+            scope: format!("{}-{version}", spec.name),
+            version,
             reports: LogBudget::new(REPORT_BYTES_PER_SECOND),
             background: parts.background,
             ticker: parts.ticker,
@@ -133,6 +140,22 @@ impl Plugin {
 
     pub fn name(&self) -> &str {
         &self.identity.name
+    }
+
+    /// Instances in a call now, and kept idle for the next.
+    pub fn instances(&self) -> (usize, usize) {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        (self.live.load(std::sync::atomic::Ordering::Relaxed), idle)
+    }
+
+    /// Circuit breakers open now, per callback.
+    pub fn breakers_open(&self) -> Vec<(Callback, usize)> {
+        self.breakers.open_now(Instant::now())
+    }
+
+    /// A hash of the component and its config, which tells versions apart.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn limits(&self) -> Limits {
@@ -214,13 +237,19 @@ impl Plugin {
     }
 
     pub async fn timers(&self) -> Result<Vec<Timer>, PluginError> {
-        let answer = sandboxed!(self, Callback::Timers, |inst| {
-            inst.bindings
-                .d_back_plugin_activity()
-                .call_timers(&mut inst.store)
-                .await
-        })?;
-        convert::timers(answer).map_err(invalid)
+        let started = Instant::now();
+        let outcome = async {
+            let answer = sandboxed!(self, Callback::Timers, |inst| {
+                inst.bindings
+                    .d_back_plugin_activity()
+                    .call_timers(&mut inst.store)
+                    .await
+            })?;
+            convert::timers(answer).map_err(invalid)
+        }
+        .await;
+        self.count_call(Callback::Timers, started, &outcome, |_| CallOutcome::ok);
+        outcome
     }
 
     pub async fn on_timer(
@@ -247,6 +276,7 @@ impl Plugin {
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if let Some(mut instance) = reused {
             self.arm(&mut instance.store)?;
+            self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(instance);
         }
         let mut store = self.new_store()?;
@@ -258,6 +288,7 @@ impl Plugin {
         match instantiated {
             Ok(Ok(bindings)) => {
                 self.arm(&mut store)?;
+                self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(Instance { store, bindings })
             }
             Ok(Err(error)) => Err(match self.classify(&store, error) {
@@ -316,9 +347,22 @@ impl Plugin {
     /// drops the instance.
     fn settle<R>(
         &self,
+        callback: Callback,
         instance: Instance,
         outcome: Result<wasmtime::Result<R>, Elapsed>,
     ) -> Result<R, PluginError> {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let used = self
+            .limits
+            .fuel
+            .saturating_sub(instance.store.get_fuel().unwrap_or(0));
+        crate::metrics::metrics()
+            .plugin_fuel
+            .get_or_create(&crate::metrics::PluginCallback {
+                plugin: self.name().to_string(),
+                callback: callback.as_str(),
+            })
+            .observe(used as f64);
         match outcome {
             Ok(Ok(value)) => {
                 let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

@@ -21,18 +21,29 @@ use super::error::PluginError;
 use super::plugin::Plugin;
 use super::sharing::AnswerSharing;
 use crate::limits::Verdict;
+use crate::metrics::{
+    CacheLabels, CacheResult, CallLabels, CallOutcome, Fallback, FallbackLabels, PluginCallback,
+    metrics,
+};
 use crate::model::{DiscordUserClaim, Event, Member, StaticReply};
 use crate::protocol::{MemberList, Members, ServerList, Servers};
 
 impl Plugin {
     /// The servers to offer; the last good list, or none, when the plugin fails.
     pub async fn servers(&self) -> Servers {
+        let missed = std::sync::atomic::AtomicBool::new(false);
         let fetch = || async {
+            missed.store(true, std::sync::atomic::Ordering::Relaxed);
             self.guarded(Callback::GetServerData, None, self.get_server_data())
                 .await
                 .map(ServerList::new)
         };
-        match self.cached_servers.get_or_fetch("", fetch).await {
+        let cached = self.cached_servers.get_or_fetch("", fetch).await;
+        self.count_lookup(
+            Callback::GetServerData,
+            missed.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        match cached {
             Ok(servers) => {
                 self.last_good.remember_servers(&servers);
                 servers
@@ -47,7 +58,9 @@ impl Plugin {
 
     /// The members of `server`; the last good list, or none, when the plugin fails.
     pub async fn users(&self, server: &str) -> Members {
+        let missed = std::sync::atomic::AtomicBool::new(false);
         let fetch = || async {
+            missed.store(true, std::sync::atomic::Ordering::Relaxed);
             match self.sharing.get() {
                 Some(sharing) if !self.cache_ttl.is_zero() => {
                     self.shared_users(sharing.as_ref(), server).await
@@ -55,7 +68,12 @@ impl Plugin {
                 _ => self.fetch_users(server).await.map(MemberList::new),
             }
         };
-        match self.cached_users.get_or_fetch(server, fetch).await {
+        let cached = self.cached_users.get_or_fetch(server, fetch).await;
+        self.count_lookup(
+            Callback::GetUserData,
+            missed.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        match cached {
             Ok(users) => {
                 self.last_good.remember_users(server, &users);
                 users
@@ -66,6 +84,22 @@ impl Plugin {
                 last.unwrap_or_else(MemberList::empty)
             }
         }
+    }
+
+    /// Counts a lookup in the host's cache: a hit when no call was made.
+    fn count_lookup(&self, callback: Callback, missed: bool) {
+        metrics()
+            .plugin_cache
+            .get_or_create(&CacheLabels {
+                plugin: self.name().to_string(),
+                callback: callback.as_str(),
+                result: if missed {
+                    CacheResult::miss
+                } else {
+                    CacheResult::hit
+                },
+            })
+            .inc();
     }
 
     async fn fetch_users(&self, server: &str) -> Result<Vec<Member>, PluginError> {
@@ -136,10 +170,17 @@ impl Plugin {
         caller: IpAddr,
     ) -> bool {
         let verdict = self
-            .guarded(
+            .guarded_judged(
                 Callback::ValidateDiscordUser,
                 Some(&caller.to_string()),
                 self.validate_discord_user(token, user, server),
+                |accepted| {
+                    if *accepted {
+                        CallOutcome::ok
+                    } else {
+                        CallOutcome::refused
+                    }
+                },
             )
             .await;
         self.or_default(Callback::ValidateDiscordUser, verdict)
@@ -174,11 +215,28 @@ impl Plugin {
         key: Option<&str>,
         call: impl Future<Output = Result<T, PluginError>>,
     ) -> Result<T, PluginError> {
+        self.guarded_judged(callback, key, call, |_| CallOutcome::ok)
+            .await
+    }
+
+    /// [`Plugin::guarded`], with `judge` naming the outcome of an answer
+    /// for the metrics (a `false` to a login is a refusal).
+    async fn guarded_judged<T>(
+        &self,
+        callback: Callback,
+        key: Option<&str>,
+        call: impl Future<Output = Result<T, PluginError>>,
+        judge: impl Fn(&T) -> CallOutcome,
+    ) -> Result<T, PluginError> {
+        let started = Instant::now();
         let breaker = self.breakers.of(callback, key);
         if let Some(left) = breaker.as_ref().and_then(|b| b.open_for(Instant::now())) {
-            return Err(PluginError::CircuitOpen(left));
+            let refused = Err(PluginError::CircuitOpen(left));
+            self.count_call(callback, started, &refused, judge);
+            return refused;
         }
         let outcome = call.await;
+        self.count_call(callback, started, &outcome, judge);
         let Some(breaker) = breaker else {
             return outcome;
         };
@@ -217,6 +275,37 @@ impl Plugin {
         })
     }
 
+    /// Counts one call of `callback` begun at `started` for the metrics.
+    pub(super) fn count_call<T>(
+        &self,
+        callback: Callback,
+        started: Instant,
+        outcome: &Result<T, PluginError>,
+        judge: impl Fn(&T) -> CallOutcome,
+    ) {
+        let metrics = metrics();
+        let of = PluginCallback {
+            plugin: self.name().to_string(),
+            callback: callback.as_str(),
+        };
+        metrics
+            .plugin_call_seconds
+            .get_or_create(&of)
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match outcome {
+            Ok(answer) => judge(answer),
+            Err(cause) => cause.outcome(),
+        };
+        metrics
+            .plugin_calls
+            .get_or_create(&CallLabels {
+                plugin: of.plugin,
+                callback: of.callback,
+                outcome,
+            })
+            .inc();
+    }
+
     fn report(
         &self,
         callback: Callback,
@@ -224,6 +313,18 @@ impl Plugin {
         cause: &PluginError,
         served_last_good: bool,
     ) {
+        metrics()
+            .plugin_fallbacks
+            .get_or_create(&FallbackLabels {
+                plugin: self.name().to_string(),
+                callback: callback.as_str(),
+                served: if served_last_good {
+                    Fallback::last_good
+                } else {
+                    Fallback::default
+                },
+            })
+            .inc();
         let plugin = self.name();
         let callback = callback.as_str();
         let key = key.unwrap_or_default();

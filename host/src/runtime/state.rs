@@ -50,7 +50,15 @@ impl PluginIdentity {
     pub fn log_line(&self, level: Level, source: &'static str, message: &str) {
         let message = clip_line(message);
         let suppressed = match self.log.admit(message.len(), Instant::now()) {
-            Verdict::Drop => return,
+            Verdict::Drop => {
+                crate::metrics::metrics()
+                    .plugin_log_lines_suppressed
+                    .get_or_create(&crate::metrics::PluginLabels {
+                        plugin: self.name.clone(),
+                    })
+                    .inc();
+                return;
+            }
             Verdict::Write { suppressed } => suppressed,
         };
         let plugin = self.name.as_str();

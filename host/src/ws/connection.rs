@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::join::{AuthGate, join};
 use crate::broadcast::ConnId;
 use crate::limits::{ConnectionGuard, TokenBucket};
+use crate::metrics::{CloseLabels, CloseReason, JoinLabels, JoinOutcome, metrics};
 use crate::protocol::inbound::parse_binary_frame;
 use crate::protocol::{ClientError, ServerFrame, parse_client_frame, texts};
 use crate::server::Shared;
@@ -242,10 +243,12 @@ impl Session {
                         ?silent,
                         "dropping an unresponsive connection"
                     );
+                    count_close(CloseReason::unresponsive);
                     return Ending::Gone;
                 }
                 Wake::Flow(Flow::Overflowed) => {
                     tracing::info!(conn = self.id, "closing a connection that stopped reading");
+                    count_close(CloseReason::not_reading);
                     return Ending::abrupt(CloseCode::Policy, "too many unread frames");
                 }
                 Wake::Flow(_) | Wake::Writable(Err(_)) | Wake::Readable(Err(_)) => {
@@ -274,7 +277,8 @@ impl Session {
 
     /// Sends the `101` (unless already sent) and the server list.
     async fn greet(&self, switching: Option<Bytes>) {
-        let servers = self.shared.plugin.servers();
+        let plugin = self.shared.plugins.plugin();
+        let servers = plugin.servers();
         let Some(switching) = switching else {
             self.outbox.send(&servers.await.frame());
             return;
@@ -306,6 +310,11 @@ impl Session {
                 Ok(None) => return None,
                 Err(error) => {
                     tracing::info!(conn = self.id, %error, "closing: unreadable frame");
+                    count_close(if error.code() == CloseCode::Size {
+                        CloseReason::too_big
+                    } else {
+                        CloseReason::protocol
+                    });
                     return Some(Ending::close(error.code(), error.reason()));
                 }
             };
@@ -349,8 +358,15 @@ impl Session {
             failures: self.auth_failures,
         };
         let shared = &self.shared;
-        let joined = join(&shared.plugin, &request, &mut gate).await;
+        // One version for the whole join, even if a reload comes meanwhile.
+        let plugin = shared.plugins.plugin();
+        let joined = join(&plugin, &request, &mut gate).await;
         self.auth_failures = gate.failures;
+        let outcome = match &joined {
+            Ok(_) => JoinOutcome::joined,
+            Err(refusal) => refusal.outcome(),
+        };
+        metrics().joins.get_or_create(&JoinLabels { outcome }).inc();
         match joined {
             Ok(joined) => {
                 let snowflake = joined.server.snowflake.clone();
@@ -380,6 +396,7 @@ impl Session {
         self.strikes += 1;
         if self.strikes > self.shared.settings.clients.rate_strikes {
             tracing::info!(conn = self.id, ip = %self.ip, "closing: too many frames");
+            count_close(CloseReason::rate);
             return Some(Ending::close(CloseCode::Policy, "too many messages"));
         }
         self.send_error(texts::TOO_FAST);
@@ -397,4 +414,12 @@ impl Drop for Session {
             self.shared.hub.unbind(self.id, server);
         }
     }
+}
+
+/// Counts a browser closed by the server, for the metrics.
+fn count_close(reason: CloseReason) {
+    metrics()
+        .browsers_closed
+        .get_or_create(&CloseLabels { reason })
+        .inc();
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 use crate::limits::AuthThrottle;
+use crate::metrics::{JoinOutcome, LoginLabels, LoginOutcome, metrics};
 use crate::model::ServerEntry;
 use crate::protocol::{ConnectRequest, Credentials, Members, ServerJoin, texts};
 use crate::runtime::Plugin;
@@ -63,6 +64,16 @@ impl AuthGate<'_> {
 }
 
 impl JoinRefusal {
+    /// The refusal's name in the metrics.
+    pub fn outcome(self) -> JoinOutcome {
+        match self {
+            Self::NoSuchServer => JoinOutcome::no_such_server,
+            Self::AuthenticationFailed => JoinOutcome::auth_failed,
+            Self::AuthenticationRequired => JoinOutcome::auth_required,
+            Self::TooManyAttempts => JoinOutcome::throttled,
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Self::NoSuchServer => texts::SERVER_NOT_FOUND,
@@ -126,6 +137,7 @@ async fn authorize(
             outcome = "throttled",
             "authentication attempt"
         );
+        count_login(LoginOutcome::throttled);
         return Err(JoinRefusal::TooManyAttempts);
     }
     let outcome = match (&credentials.discord_token, &credentials.discord_user) {
@@ -160,8 +172,20 @@ async fn authorize(
         outcome = if outcome.is_ok() { "accepted" } else { "refused" },
         "authentication attempt"
     );
+    count_login(if outcome.is_ok() {
+        LoginOutcome::accepted
+    } else {
+        LoginOutcome::refused
+    });
     if outcome.is_err() {
         gate.record_failure().await;
     }
     outcome
+}
+
+fn count_login(outcome: LoginOutcome) {
+    metrics()
+        .login_attempts
+        .get_or_create(&LoginLabels { outcome })
+        .inc();
 }

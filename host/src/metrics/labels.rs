@@ -1,0 +1,182 @@
+//! The labels of the metrics: typed, so a metric cannot get a value its
+//! help text does not promise.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+
+/// A plugin, by the name the operator gave it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    pub plugin: String,
+}
+
+/// A plugin's callback.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginCallback {
+    pub plugin: String,
+    pub callback: &'static str,
+}
+
+/// How a plugin call ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CallOutcome {
+    /// An answer (a `false` for a token included).
+    ok,
+    /// The plugin returned an error.
+    err,
+    /// `validate-discord-user` said no: an answer, counted apart.
+    refused,
+    trap,
+    fuel,
+    memory,
+    deadline,
+    /// An answer the host refused (malformed, over a cap).
+    invalid,
+    /// Its lane's queue was full or the wait too long.
+    overloaded,
+    breaker_open,
+    /// The instance could not be made.
+    instantiate,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub plugin: String,
+    pub callback: &'static str,
+    pub outcome: CallOutcome,
+}
+
+/// What answered a failed call instead.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Fallback {
+    last_good,
+    default,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FallbackLabels {
+    pub plugin: String,
+    pub callback: &'static str,
+    pub served: Fallback,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum InstanceState {
+    live,
+    idle,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InstanceLabels {
+    pub plugin: String,
+    pub state: InstanceState,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CacheResult {
+    hit,
+    miss,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub plugin: String,
+    pub callback: &'static str,
+    pub result: CacheResult,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub plugin: String,
+    pub version: String,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum ReloadResult {
+    swapped,
+    refused,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub result: ReloadResult,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Verdict {
+    allowed,
+    denied,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EgressLabels {
+    pub plugin: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum JoinOutcome {
+    joined,
+    no_such_server,
+    auth_failed,
+    auth_required,
+    throttled,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JoinLabels {
+    pub outcome: JoinOutcome,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum BroadcastKind {
+    message,
+    presence,
+    client_id,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BroadcastLabels {
+    pub kind: BroadcastKind,
+}
+
+/// Why the server closed a browser.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CloseReason {
+    /// Its queue of frames to send filled up: it does not read.
+    not_reading,
+    /// It did not answer pings.
+    unresponsive,
+    /// Too many frames too fast.
+    rate,
+    /// A frame over the size limit.
+    too_big,
+    /// A frame that is not the protocol.
+    protocol,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    pub reason: CloseReason,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum LoginOutcome {
+    accepted,
+    refused,
+    throttled,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoginLabels {
+    pub outcome: LoginOutcome,
+}
