@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::cli::Cli;
 use crate::cluster::ClusterConfig;
 use crate::limits::ClientLimits;
-use crate::runtime::{AllowedHost, ConfigValue, PluginSource, PluginSpec};
+use crate::runtime::{AllowedHost, CompiledCacheConfig, ConfigValue, PluginSource, PluginSpec};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct Settings {
     /// Where compiled components are kept between starts; `None` compiles
     /// at every start.
     pub compiled_cache_dir: Option<PathBuf>,
+    /// Bytes of compiled code kept there at most (`compiled_cache_max_mib`).
+    pub compiled_cache_max_bytes: u64,
     /// A listener of its own for `GET /metrics`, without the admin token
     /// (`metrics_addr`); `None` serves them on the main port only, behind
     /// the token.
@@ -39,6 +41,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where and how much compiled code is kept, if at all.
+    pub fn compiled_cache(&self) -> Option<CompiledCacheConfig> {
+        self.compiled_cache_dir
+            .clone()
+            .map(|dir| CompiledCacheConfig {
+                dir,
+                max_bytes: self.compiled_cache_max_bytes,
+            })
+    }
+
     pub const DEFAULT_HOST: &str = "localhost";
     pub const DEFAULT_PORT: u16 = 3000;
 
@@ -52,6 +64,7 @@ impl Settings {
             plugin: PluginSpec::mock(),
             clients: ClientLimits::default(),
             compiled_cache_dir: default_compiled_cache_dir(),
+            compiled_cache_max_bytes: CompiledCacheConfig::DEFAULT_MAX_BYTES,
             metrics_addr: None,
             cluster: None,
         }
@@ -111,6 +124,9 @@ impl Settings {
         }
         if let Some(clients) = file.clients {
             clients.apply(&mut self.clients)?;
+        }
+        if let Some(mib) = file.compiled_cache_max_mib {
+            self.compiled_cache_max_bytes = positive("compiled_cache_max_mib", mib)? << 20;
         }
         if let Some(addr) = file.metrics_addr {
             self.metrics_addr = Some(addr);
@@ -302,6 +318,7 @@ struct FileConfig {
     admin_token: Option<String>,
     compiled_cache: Option<bool>,
     compiled_cache_dir: Option<PathBuf>,
+    compiled_cache_max_mib: Option<u64>,
     metrics_addr: Option<std::net::SocketAddr>,
     clients: Option<FileClients>,
     plugin: Option<FilePlugin>,

@@ -116,7 +116,7 @@ impl Server {
                 error,
             })?,
         };
-        let cache_dir = settings.compiled_cache_dir.clone();
+        let cache_dir = settings.compiled_cache();
         let plugin = live::reload::load(settings.plugin.clone(), cache_dir.clone()).await?;
         tracing::info!(
             plugin = plugin.name(),

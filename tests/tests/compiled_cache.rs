@@ -1,7 +1,7 @@
 //! Compiled components kept on disk: the second load comes from the cache,
 //! and a damaged entry is ignored and rebuilt.
 
-use d_back::runtime::{PluginRuntime, PluginSource, PluginSpec};
+use d_back::runtime::{CompiledCacheConfig, InstancePool, PluginRuntime, PluginSource, PluginSpec};
 use d_back_tests::{logs, plugins};
 
 fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -71,4 +71,133 @@ async fn second_start_loads_from_the_cache_and_damage_is_rebuilt() {
     );
     assert_eq!(ignored(), 2);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A fresh, private folder for one test.
+fn private_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("d-back-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn bounded(dir: &std::path::Path, max_bytes: u64) -> PluginRuntime {
+    PluginRuntime::with_options(
+        Some(CompiledCacheConfig {
+            dir: dir.to_path_buf(),
+            max_bytes,
+        }),
+        InstancePool::default(),
+    )
+    .unwrap()
+}
+
+fn size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[tokio::test]
+async fn the_cache_keeps_to_its_bound_evicting_the_least_recently_used() {
+    let specs = [
+        PluginSpec::mock(),
+        PluginSpec::new("evict-hostile", PluginSource::File(plugins::hostile())),
+        PluginSpec::new(
+            "evict-config",
+            PluginSource::File(plugins::config_provider(
+                d_back_plugin_build::Language::Rust,
+            )),
+        ),
+    ];
+    // Each entry's size, from an unbounded cache.
+    let sizing = private_dir("cache-sizes");
+    let runtime = bounded(&sizing, u64::MAX);
+    let mut sizes = Vec::new();
+    for spec in &specs {
+        runtime.load(spec).unwrap();
+        let found = entries(&sizing);
+        let newest = found.iter().map(|p| size(p)).sum::<u64>() - sizes.iter().sum::<u64>();
+        sizes.push(newest);
+    }
+    assert!(sizes.iter().all(|s| *s > 0), "{sizes:?}");
+
+    // Room for all three but one byte: storing the third evicts one.
+    let dir = private_dir("cache-bound");
+    let bound = sizes.iter().sum::<u64>() - 1;
+    let runtime = bounded(&dir, bound);
+    runtime.load(&specs[0]).unwrap();
+    // Entries' times are their last use; a pause keeps them apart.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    runtime.load(&specs[1]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    runtime.load(&specs[0]).unwrap(); // a hit: the mock is now the most recent
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    runtime.load(&specs[2]).unwrap();
+    let kept: Vec<u64> = entries(&dir).iter().map(|p| size(p)).collect();
+    let total: u64 = kept.iter().sum();
+    assert!(total <= bound, "{total} bytes kept, bound {bound}");
+    assert_eq!(kept.len(), 2, "{kept:?} of {sizes:?}");
+    assert!(
+        kept.contains(&sizes[0]) && kept.contains(&sizes[2]),
+        "the hostile plugin's entry, used least recently, went: kept {kept:?} of {sizes:?}"
+    );
+    let _ = std::fs::remove_dir_all(&sizing);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_folder_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    logs::install();
+    let dir = private_dir("cache-open");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = bounded(&dir, u64::MAX);
+    let spec = PluginSpec::new("refused-cache", PluginSource::File(plugins::hostile()));
+    let plugin = runtime.load(&spec).unwrap();
+    assert_eq!(
+        plugin.get_server_data().await.unwrap().len(),
+        3,
+        "it still serves"
+    );
+    assert!(entries(&dir).is_empty(), "nothing stored in an open folder");
+    assert_eq!(
+        logs::lines_with(&[
+            "not using the compiled-code cache",
+            "can be written by other users"
+        ])
+        .len(),
+        1
+    );
+    // Made private again, it is used.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    bounded(&dir, u64::MAX).load(&spec).unwrap();
+    assert_eq!(entries(&dir).len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn compiling_says_so_and_how_long_it_took() {
+    logs::install();
+    let spec = PluginSpec::new("announced", PluginSource::File(plugins::hostile()));
+    PluginRuntime::new().unwrap().load(&spec).unwrap();
+    assert_eq!(
+        logs::lines_with(&[
+            "INFO",
+            "plugin=\"announced\"",
+            "compiling the plugin",
+            "size_mib"
+        ])
+        .len(),
+        1
+    );
+    assert_eq!(
+        logs::lines_with(&[
+            "INFO",
+            "plugin=\"announced\"",
+            "compiled the plugin",
+            "elapsed_ms"
+        ])
+        .len(),
+        1
+    );
 }

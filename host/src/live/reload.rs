@@ -6,7 +6,6 @@
 //! version starts with its own timers, and with no cache or last good
 //! answers: its data may differ.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,7 +17,9 @@ use tokio_util::task::TaskTracker;
 use crate::activity::Audience;
 use crate::broadcast::Broadcaster;
 use crate::metrics::{ReloadLabels, ReloadResult, metrics};
-use crate::runtime::{AnswerSharing, InstancePool, LoadError, Plugin, PluginRuntime, PluginSpec};
+use crate::runtime::{
+    AnswerSharing, CompiledCacheConfig, InstancePool, LoadError, Plugin, PluginRuntime, PluginSpec,
+};
 
 /// Where a reload reads the plugin's settings: for the binary, the config
 /// file again (its whole `[plugin]` table) with the command line on top.
@@ -64,7 +65,7 @@ pub struct Reloader {
     /// The spec of the version serving, for what a watcher watches.
     spec: ArcSwap<PluginSpec>,
     source: SpecSource,
-    cache_dir: Option<PathBuf>,
+    cache_dir: Option<CompiledCacheConfig>,
     serving: OnceLock<Serving>,
     /// One reload at a time; holds the serving version's timers.
     timers: tokio::sync::Mutex<CancellationToken>,
@@ -79,7 +80,7 @@ impl Reloader {
         first: Arc<Plugin>,
         spec: PluginSpec,
         source: SpecSource,
-        cache_dir: Option<PathBuf>,
+        cache_dir: Option<CompiledCacheConfig>,
     ) -> Self {
         Self {
             current: ArcSwap::new(first),
@@ -203,7 +204,10 @@ impl Reloader {
 
 /// Loads the plugin of `spec` on a blocking thread: compiling, the
 /// compiled cache's disk I/O and the trial instance block.
-pub async fn load(spec: PluginSpec, cache_dir: Option<PathBuf>) -> Result<Arc<Plugin>, LoadError> {
+pub async fn load(
+    spec: PluginSpec,
+    cache_dir: Option<CompiledCacheConfig>,
+) -> Result<Arc<Plugin>, LoadError> {
     tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::with_options(cache_dir, InstancePool::for_plugin(&spec))?;
         runtime.load(&spec).map(Arc::new)

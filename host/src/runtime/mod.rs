@@ -66,6 +66,7 @@ pub use sharing::{AnswerSharing, Shared};
 
 use bindings::{Provider, ProviderPre};
 use compiled_cache::CompiledCache;
+pub use compiled_cache::CompiledCacheConfig;
 use epoch::EpochTicker;
 use low_priority::LowPriority;
 use state::PluginState;
@@ -189,15 +190,19 @@ impl PluginRuntime {
         Self::with_compiled_cache(None)
     }
 
-    /// A runtime that keeps compiled components in `dir` between starts,
-    /// with a pool sized for default limits.
+    /// A runtime that keeps compiled components in `dir` between starts
+    /// (bounded by the default size), with a pool sized for default limits.
     pub fn with_compiled_cache(dir: Option<PathBuf>) -> Result<Self, LoadError> {
-        Self::with_options(dir, InstancePool::default())
+        Self::with_options(dir.map(CompiledCacheConfig::new), InstancePool::default())
     }
 
-    /// A runtime with compiled components kept in `dir` (if any) and
-    /// instances allocated from `pool`.
-    pub fn with_options(dir: Option<PathBuf>, pool: InstancePool) -> Result<Self, LoadError> {
+    /// A runtime with compiled components kept as `cache` says (if at all)
+    /// and instances allocated from `pool`. A cache directory that other
+    /// users could write to is refused with a warning: every load compiles.
+    pub fn with_options(
+        cache: Option<CompiledCacheConfig>,
+        pool: InstancePool,
+    ) -> Result<Self, LoadError> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -224,7 +229,13 @@ impl PluginRuntime {
                 ticker: Arc::new(ticker),
                 background: Arc::new(background),
             },
-            compiled: dir.map(CompiledCache::new),
+            compiled: cache.and_then(|config| match CompiledCache::open(&config) {
+                Ok(cache) => Some(cache),
+                Err(reason) => {
+                    tracing::warn!(%reason, "not using the compiled-code cache; every start compiles");
+                    None
+                }
+            }),
         })
     }
 
@@ -244,7 +255,9 @@ impl PluginRuntime {
         let started = std::time::Instant::now();
         let compiled = match &self.compiled {
             Some(cache) => cache.load(&self.engine, &spec.name, &bytes),
-            None => Component::from_binary(&self.engine, &bytes),
+            None => compiled_cache::compile(&self.engine, &spec.name, &bytes)
+                // SAFETY: compiled just now by this engine.
+                .and_then(|compiled| unsafe { Component::deserialize(&self.engine, &compiled) }),
         };
         tracing::debug!(plugin = %spec.name, elapsed = ?started.elapsed(), "component ready");
         let component = compiled.map_err(|e| LoadError::Compile {
