@@ -1,5 +1,7 @@
 //! The `d-back` binary: flags and config in, server out.
 
+use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,11 +18,36 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(log_filter())
+        .with_ansi(colors_wanted())
         .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // An operator's mistake (a bad config, a port in use) is a message, not
+    // a stack trace, whatever RUST_BACKTRACE says.
+    match runtime.block_on(serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Colors only for a person at a terminal: a log file or a pipe gets plain
+/// text, and `NO_COLOR` turns them off anywhere. (The log goes to stdout.)
+fn colors_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+async fn serve() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_cli(&cli)?;
     let mut server = Server::bind(settings)

@@ -137,6 +137,11 @@ impl Drop for ChildServer {
     }
 }
 
+/// The binary the tests run (`D_BACK_BIN`, or the debug build).
+pub fn test_binary() -> anyhow::Result<PathBuf> {
+    binary_or("debug")
+}
+
 /// `D_BACK_BIN`, or the host binary of `profile` in the target directory.
 fn binary_or(profile: &str) -> anyhow::Result<PathBuf> {
     let binary = std::env::var_os("D_BACK_BIN")

@@ -13,7 +13,10 @@ usage: cargo xtask <task> [args]
 
 tasks:
   build          build the plugins (target/plugins/) and the host in
-                 release mode (target/release/d-back)
+                 release mode (target/release/d-back); needs Go, Node.js
+                 and Python for the plugins in those languages
+  build-host     build only the host (target/release/d-back), with Rust
+                 alone; the first build compiles wasmtime: minutes
   run [ARGS]     build the host, then run target/release/d-back ARGS
                  (no ARGS: the mock plugin on localhost:3000)
   test           everything CI runs: fmt, clippy, the whole test suite
@@ -43,11 +46,12 @@ fn run() -> Result<()> {
     let rest: Vec<String> = args.collect();
     match task.as_deref() {
         Some("build") => build(),
+        Some("build-host") => build_host(),
         Some("run") => {
             build_host()?;
             let binary = target_dir().join("release/d-back");
             let status = Command::new(&binary)
-                .args(&rest)
+                .args(server_args(&rest))
                 .status()
                 .with_context(|| format!("cannot start {}", binary.display()))?;
             if !status.success() {
@@ -167,6 +171,15 @@ fn build() -> Result<()> {
         shipped.display()
     );
     Ok(())
+}
+
+/// What `run` passes to the server: its arguments, without the `--` that
+/// separates them from cargo's (`cargo xtask run -- --plugin x.wasm`).
+fn server_args(rest: &[String]) -> &[String] {
+    match rest.first() {
+        Some(first) if first == "--" => &rest[1..],
+        _ => rest,
+    }
 }
 
 /// The host in release mode with the mock plugin embedded: all that
@@ -387,4 +400,19 @@ fn fuzz(seconds: Option<&str>) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_passes_the_servers_arguments_with_or_without_a_separator() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let with = args(&["--", "--plugin", "x.wasm"]);
+        assert_eq!(server_args(&with), args(&["--plugin", "x.wasm"]));
+        let without = args(&["--plugin", "x.wasm"]);
+        assert_eq!(server_args(&without), without);
+        assert!(server_args(&[]).is_empty());
+    }
 }

@@ -18,6 +18,7 @@
 //! - [`compiled_cache`]: compiled components kept on disk between starts.
 //! - [`pool`]: the pooling allocator, sized for one plugin's calls.
 //! - [`safe`]: failures logged and replaced by fallbacks.
+//! - [`hints`]: what a failure means, for the plugin's author.
 //! - [`sharing`]: answers shared with the other nodes of a cluster.
 
 mod admission;
@@ -31,6 +32,7 @@ mod convert;
 mod egress;
 mod epoch;
 mod error;
+mod hints;
 mod last_good;
 mod limits;
 mod log_stream;
@@ -151,6 +153,10 @@ pub enum LoadError {
     #[error("plugin {name} is not a valid component: {cause}")]
     Compile { name: String, cause: String },
     #[error(
+        "plugin {name} is a core WebAssembly module, not a component: the host loads components. Make one: Rust, build for `--target wasm32-wasip2`; Go, run `componentize-go` on the module (tools/componentize-go); any module built with WASI preview 1, `wasm-tools component new module.wasm --adapt wasi_snapshot_preview1.reactor.wasm -o component.wasm`"
+    )]
+    CoreModule { name: String },
+    #[error(
         "plugin {name} does not fit the {world} provider world this host provides (wrong exports, or imports the host does not grant): {cause}; build it against this host's wit/world.wit",
         world = world_check::WORLD
     )]
@@ -252,6 +258,11 @@ impl PluginRuntime {
                 })?)
             }
         };
+        if is_core_module(&bytes) {
+            return Err(LoadError::CoreModule {
+                name: spec.name.clone(),
+            });
+        }
         let started = std::time::Instant::now();
         let compiled = match &self.compiled {
             Some(cache) => cache.load(&self.engine, &spec.name, &bytes),
@@ -264,6 +275,12 @@ impl PluginRuntime {
             name: spec.name.clone(),
             cause: format!("{e:?}"),
         })?;
+        if let Some(cause) = world_check::imports_problem(&self.engine, &component) {
+            return Err(LoadError::Link {
+                name: spec.name.clone(),
+                cause,
+            });
+        }
         let link_error = |e: wasmtime::Error| LoadError::Link {
             name: spec.name.clone(),
             cause: format!("{e:?}"),
@@ -283,6 +300,12 @@ impl PluginRuntime {
         world_check::check(&plugin)?;
         Ok(plugin)
     }
+}
+
+/// A core module starts with the magic and version 1; a component has the
+/// same magic and a version with its layer byte set.
+fn is_core_module(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm\x01\0\0\0")
 }
 
 /// A plugin version's name: a hash of its component and its config. It

@@ -326,6 +326,7 @@ impl Plugin {
             })
             .inc();
         let plugin = self.name();
+        let (callback_kind, cause_kind) = (callback, cause);
         let callback = callback.as_str();
         let key = key.unwrap_or_default();
         let fallback = if served_last_good {
@@ -354,7 +355,14 @@ impl Plugin {
                         "reports of failed plugin calls suppressed (over the report budget)"
                     );
                 }
-                tracing::warn!(plugin, callback, key, %cause, fallback, "plugin call failed");
+                match super::hints::hint(callback_kind, cause_kind) {
+                    Some(hint) => {
+                        tracing::warn!(plugin, callback, key, %cause, fallback, hint, "plugin call failed")
+                    }
+                    None => {
+                        tracing::warn!(plugin, callback, key, %cause, fallback, "plugin call failed")
+                    }
+                }
             }
         }
     }

@@ -15,6 +15,56 @@ use super::state::PluginState;
 /// The package and version of the world this host provides.
 pub const WORLD: &str = "d-back:plugin@0.1.0";
 
+/// The functions of `wit/world.wit`'s `host` interface (a test keeps this
+/// in step with the WIT).
+pub const HOST_FUNCTIONS: &[&str] = &["log", "config-get", "config-all"];
+
+/// The interfaces of the package a plugin may import.
+const IMPORTABLE: &[&str] = &["host", "types"];
+
+/// What is wrong with `component`'s imports of this host's package, said
+/// the way its author can act on: the version it was built against, or
+/// the host function it wants that this host does not have. `None` when
+/// they fit (or concern other packages, which the linker judges).
+pub fn imports_problem(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Option<String> {
+    use wasmtime::component::types::ComponentItem;
+    let (package, provided) = WORLD.split_once('@')?;
+    for (name, item) in component.component_type().imports(engine) {
+        let Some(rest) = name.strip_prefix(package).and_then(|r| r.strip_prefix('/')) else {
+            continue;
+        };
+        let (interface, version) = rest.split_once('@').unwrap_or((rest, "(none)"));
+        if version != provided {
+            return Some(format!(
+                "it was built against {package}@{version} (it imports `{name}`); this host provides {WORLD}: rebuild it against this host's wit/world.wit"
+            ));
+        }
+        if !IMPORTABLE.contains(&interface) {
+            return Some(format!(
+                "it imports the interface `{name}`, which this host does not provide (it provides {package}/host@{provided})"
+            ));
+        }
+        if interface != "host" {
+            continue;
+        }
+        if let ComponentItem::ComponentInstance(instance) = item.ty {
+            for (function, item) in instance.exports(engine) {
+                let is_function = matches!(item.ty, ComponentItem::ComponentFunc(_));
+                if is_function && !HOST_FUNCTIONS.contains(&function) {
+                    return Some(format!(
+                        "it imports the host function `{function}` from `{name}`, which this host does not provide (it provides {})",
+                        HOST_FUNCTIONS.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Instantiates `plugin` once in a throwaway store, under its own limits,
 /// and checks each export. Runs guest start-up code, so call it off the
 /// async threads; it runs on a thread of its own with a runtime of its own
@@ -112,5 +162,27 @@ impl Checker<'_> {
         func.typed::<P, R>(&*self.store)
             .map(drop)
             .map_err(|e| mismatch(format!("{e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_functions_listed_are_the_wits() {
+        let wit = include_str!("../../../wit/world.wit");
+        let host = wit
+            .split("interface host {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the WIT has a host interface");
+        let declared: Vec<&str> = host
+            .lines()
+            .filter_map(|line| line.trim().split_once(": func"))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(declared, HOST_FUNCTIONS);
+        assert!(wit.contains(&format!("package {WORLD};")));
     }
 }
