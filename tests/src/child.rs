@@ -40,6 +40,17 @@ impl ChildServer {
         Self::launch(&binary, config, rust_log, true, flags)
     }
 
+    /// Like [`ChildServer::start`], with more flags for the binary.
+    pub fn start_with(config: &str, flags: &[&str]) -> anyhow::Result<Self> {
+        let binary = binary_or("release")?;
+        Self::launch(&binary, config, "warn", false, flags)
+    }
+
+    /// The server's config file.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     /// Writes `config` over the server's config file (for reloads).
     pub fn rewrite_config(&self, config: &str) -> std::io::Result<()> {
         std::fs::write(&self.config, config)

@@ -108,3 +108,30 @@ fn in_folder(built: &'static [OnceLock<PathBuf>; 4], language: Language, dir: &s
         b.in_folder(language, &root().join(dir))
     })
 }
+
+/// The starter of `language` copied by `cargo xtask new` into a fresh
+/// folder outside the repository, and built there the way the copy's
+/// printed commands say (its own `wit/`, and for Go its own SDK).
+pub fn starter_copy(language: Language) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
+    let what = format!("a copied {} starter", language.name());
+    once(&BUILT[language as usize], &what, |b| {
+        // Named as the original: a JavaScript starter's build writes
+        // `dist/js-plugin.wasm` whatever its folder, and the builder looks
+        // for `dist/<folder>.wasm`.
+        let folder = match language {
+            Language::Rust => "hello-plugin".to_string(),
+            other => format!("{}-plugin", other.name()),
+        };
+        let dest = std::env::temp_dir()
+            .join(format!("d-back-starters-{}", std::process::id()))
+            .join(folder);
+        let _ = std::fs::remove_dir_all(&dest);
+        d_back_plugin_build::starter::create(&root(), language, &dest)?;
+        let from_copy = Builder::new(&dest, b.target());
+        match language {
+            Language::Rust => from_copy.rust(&dest, "hello-plugin"),
+            other => from_copy.in_folder(other, &dest),
+        }
+    })
+}

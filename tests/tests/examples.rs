@@ -11,7 +11,12 @@ const SNOWFLAKE: &str = "100000000000000001";
 
 /// The one server every starter offers, named `name`.
 async fn starter_serves_its_members_and_greets(language: Language, name: &str) {
-    let wasm = plugins::example(language);
+    serves_its_members_and_greets(language, &plugins::example(language), name).await;
+}
+
+/// The starter built from `wasm` serves what the starters serve.
+async fn serves_its_members_and_greets(language: Language, wasm: &std::path::Path, name: &str) {
+    let wasm = wasm.to_path_buf();
     let settings = with_plugin(
         &format!("example-{}", language.name()),
         &wasm,
@@ -60,4 +65,56 @@ async fn the_python_starter_works() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_go_starter_works() {
     starter_serves_its_members_and_greets(Language::Go, "Hello World").await;
+}
+
+/// `cargo xtask new` copies: no build outputs, the WIT inside; each builds
+/// in a folder outside the repository and serves like the original.
+async fn copied_starter_works(language: Language, name: &str) {
+    let wasm = plugins::starter_copy(language);
+    serves_its_members_and_greets(language, &wasm, name).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copied_rust_starter_builds_outside_the_repository() {
+    copied_starter_works(Language::Rust, "Hello World").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copied_javascript_starter_builds_outside_the_repository() {
+    copied_starter_works(Language::JavaScript, "Hello from JavaScript").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copied_python_starter_builds_outside_the_repository() {
+    copied_starter_works(Language::Python, "Hello World").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copied_go_starter_builds_outside_the_repository() {
+    copied_starter_works(Language::Go, "Hello World").await;
+}
+
+#[test]
+fn a_copy_carries_no_build_outputs() {
+    let dest = std::env::temp_dir().join(format!("d-back-starter-clean-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dest);
+    let root = d_back_tests::manifest_dir().join("..");
+    for language in Language::ALL {
+        let folder = dest.join(language.name());
+        d_back_plugin_build::starter::create(&root, language, &folder).unwrap();
+        for outputs in ["target", "node_modules", ".venv", "dist", "__pycache__"] {
+            assert!(
+                !folder.join(outputs).exists(),
+                "{language:?} copied {outputs}"
+            );
+        }
+        assert!(folder.join("wit/world.wit").exists());
+        let refused = d_back_plugin_build::starter::create(&root, language, &folder);
+        assert!(refused.is_err(), "a folder that is not empty is refused");
+    }
+    assert!(
+        dest.join("go/sdk/go.mod").exists(),
+        "the Go SDK comes along"
+    );
+    let _ = std::fs::remove_dir_all(&dest);
 }

@@ -15,6 +15,9 @@ tasks:
   build          build the plugins (target/plugins/) and the host in
                  release mode (target/release/d-back); needs Go, Node.js
                  and Python for the plugins in those languages
+  new LANG DIR   start a plugin in DIR (outside this repository too) from
+                 the LANG starter (rust, js, python, go): its sources, the
+                 WIT, the Go SDK; no build outputs
   build-host     build only the host (target/release/d-back), with Rust
                  alone; the first build compiles wasmtime: minutes
   run [ARGS]     build the host, then run target/release/d-back ARGS
@@ -23,7 +26,8 @@ tasks:
   bench          build in release mode and print the benchmarks' numbers:
                  d-back (from PyPI), the host and the floor side by side,
                  plugin calls per language, three nodes sharing a Redis,
-                 and the isolation attacks' against the release binary
+                 plugin swaps and the authors' loop, and the isolation
+                 attacks' against the release binary
   soak [CYCLES]  churn connect/join/leave cycles against the release
                  binary (default 5000) and report its memory before/after
   fuzz [SECONDS] run every fuzz target for SECONDS each (default 600);
@@ -47,6 +51,7 @@ fn run() -> Result<()> {
     match task.as_deref() {
         Some("build") => build(),
         Some("build-host") => build_host(),
+        Some("new") => new_plugin(&rest),
         Some("run") => {
             build_host()?;
             let binary = target_dir().join("release/d-back");
@@ -169,6 +174,23 @@ fn build() -> Result<()> {
         target_dir().join("release/d-back").display(),
         discord.display(),
         shipped.display()
+    );
+    Ok(())
+}
+
+fn new_plugin(rest: &[String]) -> Result<()> {
+    let [language, folder] = rest else {
+        bail!("usage: cargo xtask new <rust|js|python|go> <folder>");
+    };
+    let Some(language) = Language::ALL.into_iter().find(|l| l.name() == language) else {
+        bail!("unknown language {language:?}; use rust, js, python or go");
+    };
+    let next = d_back_plugin_build::starter::create(&root(), language, Path::new(folder))?;
+    eprintln!(
+        "xtask: a {} plugin in {folder}; build it with:
+
+{next}",
+        language.name()
     );
     Ok(())
 }
@@ -304,6 +326,7 @@ fn bench() -> Result<()> {
             "connections",
             "languages",
             "cluster",
+            "live",
         ],
         None,
     )?;

@@ -18,6 +18,7 @@ mod step;
 
 use std::path::{Path, PathBuf};
 
+pub mod starter;
 pub use rust::ensure_wasm_target;
 pub use step::run as run_step;
 
@@ -63,6 +64,11 @@ impl Builder {
             root: root.into(),
             target: target.into(),
         }
+    }
+
+    /// Cargo's target dir the builds go under.
+    pub fn target(&self) -> &Path {
+        &self.target
     }
 
     pub fn wit(&self) -> PathBuf {
