@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use d_back_plugin_build::Language;
 use d_back_tests::Client;
 use d_back_tests::child::ChildServer;
-use d_back_tests::http::admin;
+use d_back_tests::http::{admin, http_within};
 use d_back_tests::plugins;
 use serde_json::{Value, json};
 
@@ -76,7 +76,7 @@ async fn swap_times(language: Language) -> anyhow::Result<()> {
     ));
     let _ = std::fs::remove_dir_all(&cache);
     let node = ChildServer::start(&config_provider(language, &cache, "first", ""))?;
-    node.wait_until_up().await?;
+    node.wait_until_answering(Duration::from_secs(300)).await?;
     for (round, cold) in [(1, true), (2, false)] {
         if cold {
             let _ = std::fs::remove_dir_all(&cache);
@@ -88,7 +88,16 @@ async fn swap_times(language: Language) -> anyhow::Result<()> {
             "",
         ))?;
         let started = Instant::now();
-        let reply = admin(node.addr(), "POST", "/api/plugin/reload", TOKEN, None).await;
+        let bearer = format!("Bearer {TOKEN}");
+        let reply = http_within(
+            Duration::from_secs(600),
+            node.addr(),
+            "POST",
+            "/api/plugin/reload",
+            &[("Authorization", &bearer)],
+            b"",
+        )
+        .await;
         let waited = started.elapsed();
         anyhow::ensure!(reply.status == 200, "reload: {}", reply.text());
         let answer = reply.json();
@@ -114,7 +123,7 @@ async fn swap_times(language: Language) -> anyhow::Result<()> {
 async fn joins_during_swaps() -> anyhow::Result<()> {
     let cache = std::env::temp_dir().join(format!("d-back-live-joins-{}", std::process::id()));
     let node = ChildServer::start(&config_provider(Language::Rust, &cache, "a", ""))?;
-    node.wait_until_up().await?;
+    node.wait_until_answering(Duration::from_secs(300)).await?;
     let mut calm = Vec::new();
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
@@ -178,7 +187,7 @@ async fn authors_loop(language: Language) -> anyhow::Result<()> {
         )
     };
     let node = ChildServer::start_with(&config("alice"), &["--watch"])?;
-    node.wait_until_up().await?;
+    node.wait_until_answering(Duration::from_secs(300)).await?;
     anyhow::ensure!(join(&node).await.0 == ["alice"], "the starter serves alice");
     // Past the watcher's first look.
     tokio::time::sleep(Duration::from_millis(600)).await;

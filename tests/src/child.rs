@@ -123,6 +123,29 @@ impl ChildServer {
         self.addr
     }
 
+    /// Waits (up to `within`) until `/api/version` answers: for a server
+    /// that compiles a big plugin before it answers anything.
+    pub async fn wait_until_answering(&self, within: Duration) -> anyhow::Result<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            let attempt = async {
+                let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
+                stream
+                    .write_all(b"GET /api/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .await?;
+                let mut head = [0u8; 12];
+                stream.read_exact(&mut head).await?;
+                Ok::<_, std::io::Error>(head.starts_with(b"HTTP/1.1 200"))
+            };
+            if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the server did not answer within {within:?}")
+    }
+
     /// Waits until `/api/version` answers.
     pub async fn wait_until_up(&self) -> anyhow::Result<()> {
         for _ in 0..400 {

@@ -29,8 +29,30 @@ impl HttpReply {
     }
 }
 
-/// Sends one request and reads the whole reply (`Connection: close`).
+/// Sends one request and reads the whole reply (`Connection: close`),
+/// within 15 s.
 pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpReply {
+    http_within(
+        std::time::Duration::from_secs(15),
+        addr,
+        method,
+        path,
+        headers,
+        body,
+    )
+    .await
+}
+
+/// [`http`], with the reply awaited for up to `wait` (a reload that
+/// compiles a big component answers after it).
+pub async fn http_within(
+    wait: std::time::Duration,
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -45,7 +67,7 @@ pub async fn http(
     request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     stream.write_all(request.as_bytes()).await.expect("write");
     stream.write_all(body).await.expect("write body");
-    let raw = tokio::time::timeout(std::time::Duration::from_secs(15), read_reply(&mut stream))
+    let raw = tokio::time::timeout(wait, read_reply(&mut stream))
         .await
         .expect("reply in time");
     parse(&raw)

@@ -21,6 +21,9 @@ use crate::runtime::{
     AnswerSharing, CompiledCacheConfig, InstancePool, LoadError, Plugin, PluginRuntime, PluginSpec,
 };
 
+/// Instances a new version makes before it is swapped in.
+const PREWARMED: usize = 3;
+
 /// Where a reload reads the plugin's settings: for the binary, the config
 /// file again (its whole `[plugin]` table) with the command line on top.
 pub type SpecSource = Box<dyn Fn() -> Result<PluginSpec, String> + Send + Sync>;
@@ -162,6 +165,8 @@ impl Reloader {
         let spec = (self.source)().map_err(ReloadError::Config)?;
         let started = Instant::now();
         let plugin = load(spec.clone(), self.cache_dir.clone()).await?;
+        // A join calls three callbacks at once: three warm instances.
+        plugin.prewarm(PREWARMED).await;
         let prepared_in = started.elapsed();
         let swapping = Instant::now();
         if let Some(answers) = &serving.answers {
