@@ -269,16 +269,32 @@ async fn sighup_reloads_the_config_file() {
 }
 
 #[tokio::test]
-async fn watch_reloads_when_the_config_file_changes() {
+async fn watch_reloads_when_the_config_file_changes_and_refreshes_open_browsers() {
     let node =
         ChildServer::start_logged_with(&config(Version::Mock), "info", &["--watch"]).unwrap();
     node.wait_until_up().await.unwrap();
     assert!(node.log_text().contains("watching for changes"));
+    let mut open = Client::connect(node.addr()).await;
+    open.recv().await;
+    let before = open.join(Value::Null).await;
+    assert!(
+        !before["data"]["users"]
+            .as_object()
+            .unwrap()
+            .contains_key("900")
+    );
     node.rewrite_config(&config(Version::Config)).unwrap();
-    until_config_version(&node, Duration::from_secs(30)).await;
+    // The open browser, without reconnecting, is sent its server again.
+    let refreshed = tokio::time::timeout(Duration::from_secs(30), open.recv_type("server-join"))
+        .await
+        .expect("the open browser gets the new members");
+    let users = refreshed["data"]["users"].as_object().unwrap();
+    assert_eq!(users.keys().collect::<Vec<_>>(), ["900"], "{refreshed}");
+    assert_eq!(refreshed["data"]["request"]["server"], "dworld");
     assert!(
         node.log_text().contains("cause=\"watch\""),
         "{}",
         node.log_text()
     );
+    until_config_version(&node, Duration::from_secs(5)).await;
 }

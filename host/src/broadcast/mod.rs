@@ -121,6 +121,21 @@ impl Broadcaster {
         }
     }
 
+    /// Sends every browser joined to `server` the frame `render` makes of
+    /// `members`' rendering (the latest presences laid over it), as a join
+    /// would; returns how many it was queued for. For a new plugin
+    /// version's members reaching browsers already there.
+    pub fn rejoin_room(
+        &self,
+        server: &str,
+        members: &MemberList,
+        render: impl FnOnce(&[u8]) -> bytes::Bytes,
+    ) -> usize {
+        self.join_room(server, members, |users_json| {
+            self.hub.deliver(server, &render(users_json))
+        })
+    }
+
     /// A member wrote `message` in `channel`. Returns how many connections
     /// the frame was queued for.
     pub fn broadcast_message(

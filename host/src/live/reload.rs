@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::activity::Audience;
 use crate::broadcast::Broadcaster;
 use crate::metrics::{ReloadLabels, ReloadResult, metrics};
+use crate::protocol::ServerJoin;
 use crate::runtime::{
     AnswerSharing, CompiledCacheConfig, InstancePool, LoadError, Plugin, PluginRuntime, PluginSpec,
 };
@@ -185,6 +186,39 @@ impl Reloader {
             prepared_in,
             swapped_in,
         })
+    }
+
+    /// Sends every joined browser its server again as the serving version
+    /// answers it (a `server-join`, which d-zone draws anew), so an open
+    /// browser shows a new version's members without being reloaded.
+    /// Returns how many browsers it reached. `--watch` does this after
+    /// each reload: it is the authors' loop.
+    pub async fn refresh_browsers(&self) -> usize {
+        let Some(serving) = self.serving.get() else {
+            return 0;
+        };
+        let plugin = self.plugin();
+        let servers = plugin.servers().await;
+        let mut refreshed = 0;
+        for snowflake in serving.broadcaster.active_servers() {
+            let Some(entry) = servers.entries().iter().find(|s| s.snowflake == snowflake) else {
+                continue;
+            };
+            let (users, client_id) =
+                tokio::join!(plugin.users(&snowflake), plugin.client_id(&snowflake));
+            refreshed += serving
+                .broadcaster
+                .rejoin_room(&snowflake, &users, |users_json| {
+                    ServerJoin {
+                        users_json,
+                        requested: &entry.id,
+                        server_name: &entry.name,
+                        client_id: client_id.as_deref(),
+                    }
+                    .to_frame()
+                });
+        }
+        refreshed
     }
 
     /// Starts `plugin`'s timers, until `timers` is cancelled.

@@ -72,7 +72,10 @@ pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: C
         tracing::info!(changed = ?changed, "a watched file changed; reloading the plugin");
         // A refused reload is logged by the reloader; the next change
         // tries again.
-        let _ = reloader.reload("watch").await;
+        if reloader.reload("watch").await.is_ok() {
+            let browsers = reloader.refresh_browsers().await;
+            tracing::info!(browsers, "open browsers sent the new version's members");
+        }
         // The plugin's path may have changed with the config.
         files = watched(&reloader, config.as_deref());
         last = files.iter().map(|f| seen(f)).collect();
