@@ -142,3 +142,15 @@ pub async fn admin(
     let body = body.map(|body| body.to_string()).unwrap_or_default();
     http(addr, method, path, &headers, body.as_bytes()).await
 }
+
+/// `POST /api/broadcast/message` of `text` by `uid` in `server`, channel 1.
+pub async fn broadcast_message(
+    addr: SocketAddr,
+    token: &str,
+    server: &str,
+    uid: &str,
+    text: &str,
+) -> HttpReply {
+    let body = serde_json::json!({"server": server, "uid": uid, "message": text, "channel": "1"});
+    admin(addr, "POST", "/api/broadcast/message", token, Some(&body)).await
+}

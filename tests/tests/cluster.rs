@@ -8,7 +8,7 @@ use d_back::protocol::texts;
 use d_back_tests::child::ChildServer;
 use d_back_tests::client::Next;
 use d_back_tests::fake_discord::{BOT_TOKEN, FakeDiscord, SMALL_GUILD};
-use d_back_tests::http::admin;
+use d_back_tests::http::{admin, broadcast_message};
 use d_back_tests::redis::RedisServer;
 use d_back_tests::{Client, http, plugins};
 use serde_json::{Value, json};
@@ -86,17 +86,9 @@ async fn joined_browser(node: &ChildServer) -> Client {
 }
 
 async fn post_message(node: &ChildServer, text: &str) -> u16 {
-    let body =
-        json!({"server": DWORLD, "uid": "123456789012345001", "message": text, "channel": "1"});
-    admin(
-        node.addr(),
-        "POST",
-        "/api/broadcast/message",
-        TOKEN,
-        Some(&body),
-    )
-    .await
-    .status
+    broadcast_message(node.addr(), TOKEN, DWORLD, "123456789012345001", text)
+        .await
+        .status
 }
 
 /// The texts of the `message` frames `client` receives within `wait`.

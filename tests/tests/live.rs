@@ -9,7 +9,7 @@ use std::time::Duration;
 use d_back_plugin_build::Language;
 use d_back_tests::child::{ChildServer, rss_kib};
 use d_back_tests::client::Next;
-use d_back_tests::http::admin;
+use d_back_tests::http::{admin, broadcast_message};
 use d_back_tests::{Client, plugins};
 use serde_json::{Value, json};
 
@@ -156,15 +156,8 @@ async fn swapping_ten_times_under_joins_drops_nobody_and_frees_old_versions() {
                 "swap {swap} to {version:?}"
             );
         }
-        let body = json!({"server": DWORLD, "uid": "900", "message": format!("after swap {swap}"), "channel": "1"});
-        let sent = admin(
-            node.addr(),
-            "POST",
-            "/api/broadcast/message",
-            TOKEN,
-            Some(&body),
-        )
-        .await;
+        let text = format!("after swap {swap}");
+        let sent = broadcast_message(node.addr(), TOKEN, DWORLD, "900", &text).await;
         assert_eq!(sent.status, 200);
     }
 

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use d_back::protocol::texts;
 use d_back_tests::child::ChildServer;
-use d_back_tests::http::admin;
+use d_back_tests::http::{admin, broadcast_message};
 use d_back_tests::{Client, http, plugins};
 use serde_json::{Value, json};
 
@@ -195,15 +195,7 @@ async fn each_counter_moves_by_exactly_what_happened() {
     let mut open = Client::connect(node.addr()).await;
     open.recv().await;
     assert_eq!(open.join(Value::Null).await["type"], "server-join");
-    let body = json!({"server": "100", "uid": "1", "message": "hi", "channel": "1"});
-    let sent = admin(
-        node.addr(),
-        "POST",
-        "/api/broadcast/message",
-        TOKEN,
-        Some(&body),
-    )
-    .await;
+    let sent = broadcast_message(node.addr(), TOKEN, "100", "1", "hi").await;
     assert_eq!(sent.status, 200);
     let broadcast = scrape(metrics).await;
     assert_eq!(
