@@ -13,6 +13,7 @@
 //! - [`runtime`]: wasmtime, the WIT bindings, sandboxed plugin calls.
 //! - [`activity`]: plugin timers whose events get broadcast.
 //! - [`cluster`]: several nodes as one service, through Redis.
+//! - [`discord`]: Discord's gateway, followed natively.
 //! - [`limits`]: caps on what clients may do.
 //! - [`live`]: swapping the plugin while the server runs.
 //! - [`metrics`]: what the server counts, for `GET /metrics`.
@@ -40,6 +41,7 @@ pub mod broadcast;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod discord;
 pub mod http;
 pub mod limits;
 pub mod live;
