@@ -127,6 +127,9 @@ impl Reloader {
         let first = self.plugin();
         let mut timers = self.timers.lock().await;
         *timers = serving.shutdown.child_token();
+        if let Some(answers) = &serving.answers {
+            let _ = first.share_answers_through(Arc::clone(answers));
+        }
         if self.serving.set(serving).is_err() {
             return;
         }
@@ -226,10 +229,6 @@ impl Reloader {
         let Some(serving) = self.serving.get() else {
             return;
         };
-        if let Some(answers) = &serving.answers {
-            // Refused when already set: the first version's is set here.
-            let _ = plugin.share_answers_through(Arc::clone(answers));
-        }
         crate::activity::start(
             Arc::clone(plugin),
             serving.broadcaster.clone(),

@@ -27,6 +27,11 @@ fn seen(path: &Path) -> Seen {
     Some((meta.modified().ok()?, meta.len()))
 }
 
+/// What is seen of each of `files` now.
+fn look(files: &[PathBuf]) -> Vec<Seen> {
+    files.iter().map(|file| seen(file)).collect()
+}
+
 /// The files that make the serving version: its component, and the config.
 fn watched(reloader: &Reloader, config: Option<&Path>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = config.map(Path::to_path_buf).into_iter().collect();
@@ -39,14 +44,14 @@ fn watched(reloader: &Reloader, config: Option<&Path>) -> Vec<PathBuf> {
 /// Reloads whenever a watched file changes and settles, until `shutdown`.
 pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: CancellationToken) {
     let mut files = watched(&reloader, config.as_deref());
-    let mut last: Vec<Seen> = files.iter().map(|f| seen(f)).collect();
+    let mut last: Vec<Seen> = look(&files);
     tracing::info!(files = ?files, "watching for changes; a change reloads the plugin");
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(POLL) => {}
         }
-        let now: Vec<Seen> = files.iter().map(|f| seen(f)).collect();
+        let now: Vec<Seen> = look(&files);
         if now == last {
             continue;
         }
@@ -57,7 +62,7 @@ pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: C
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(SETTLE) => {}
             }
-            let again: Vec<Seen> = files.iter().map(|f| seen(f)).collect();
+            let again: Vec<Seen> = look(&files);
             if again == settled {
                 break;
             }
@@ -78,6 +83,6 @@ pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: C
         }
         // The plugin's path may have changed with the config.
         files = watched(&reloader, config.as_deref());
-        last = files.iter().map(|f| seen(f)).collect();
+        last = look(&files);
     }
 }

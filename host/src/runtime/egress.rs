@@ -145,7 +145,8 @@ impl WasiHttpHooks for EgressPolicy {
         let log = Arc::clone(&self.log);
         Box::new(async move {
             let uri = request.uri().clone();
-            let verdict = if rules.check(&uri).is_ok() {
+            let checked = rules.check(&uri);
+            let verdict = if checked.is_ok() {
                 metrics::Verdict::allowed
             } else {
                 metrics::Verdict::denied
@@ -157,7 +158,7 @@ impl WasiHttpHooks for EgressPolicy {
                     verdict,
                 })
                 .inc();
-            if let Err(reason) = rules.check(&uri) {
+            if let Err(reason) = checked {
                 if let Verdict::Write { suppressed } = log.admit(reason.len() + 64, Instant::now())
                 {
                     tracing::warn!(plugin = %plugin, %reason, suppressed, "outgoing HTTP request denied");
