@@ -1,9 +1,28 @@
-//! Builds the mock provider plugin (`plugins/mock`) for `wasm32-wasip2` and
-//! hands the component to the host, which embeds it as its default plugin.
+//! Builds the plugins the host embeds, the mock provider (`plugins/mock`,
+//! the default) and the Discord provider (`plugins/discord`, served when
+//! `[discord]` names no plugin), for `wasm32-wasip2`.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Each embedded plugin: its package, its file once built, the variable
+/// that may hand in a prebuilt component (e.g. from `cargo xtask`), and
+/// the name the host includes.
+const EMBEDDED: [(&str, &str, &str, &str); 2] = [
+    (
+        "d-back-mock",
+        "d_back_mock.wasm",
+        "D_BACK_MOCK_WASM",
+        "mock.wasm",
+    ),
+    (
+        "d-back-discord",
+        "d_back_discord.wasm",
+        "D_BACK_DISCORD_WASM",
+        "discord.wasm",
+    ),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -12,21 +31,18 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
 
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("mock").display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        plugins.join("Cargo.toml").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        plugins.join("Cargo.lock").display()
-    );
-    println!("cargo:rerun-if-env-changed=D_BACK_MOCK_WASM");
-
-    let target = out_dir.join("mock.wasm");
-    // A prebuilt component may be handed in (e.g. by `cargo xtask`).
-    if let Ok(prebuilt) = env::var("D_BACK_MOCK_WASM") {
-        copy(Path::new(&prebuilt), &target);
+    for folder in ["mock", "discord", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", plugins.join(folder).display());
+    }
+    let mut to_build = Vec::new();
+    for (package, _, variable, name) in EMBEDDED {
+        println!("cargo:rerun-if-env-changed={variable}");
+        match env::var(variable) {
+            Ok(prebuilt) => copy(Path::new(&prebuilt), &out_dir.join(name)),
+            Err(_) => to_build.push(package),
+        }
+    }
+    if to_build.is_empty() {
         return;
     }
 
@@ -36,9 +52,14 @@ fn main() {
         .unwrap_or_else(|| root.join("target"))
         .join("plugin-build");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(&plugins)
-        .args(["build", "--release", "--locked", "--package", "d-back-mock"])
+        .args(["build", "--release", "--locked"]);
+    for package in &to_build {
+        command.args(["--package", package]);
+    }
+    let status = command
         .args(["--target", "wasm32-wasip2", "--target-dir"])
         .arg(&wasm_target_dir)
         // Flags meant for the host build must not leak into the wasm build.
@@ -51,16 +72,20 @@ fn main() {
     match status {
         Ok(status) if status.success() => {}
         Ok(status) => panic!(
-            "building plugins/mock for wasm32-wasip2 failed ({status}); \
+            "building the embedded plugins for wasm32-wasip2 failed ({status}); \
              is the target installed? `rustup target add wasm32-wasip2` \
              (or run `cargo xtask build`, which installs it)"
         ),
-        Err(error) => panic!("cannot run cargo to build plugins/mock: {error}"),
+        Err(error) => panic!("cannot run cargo to build the embedded plugins: {error}"),
     }
-    copy(
-        &wasm_target_dir.join("wasm32-wasip2/release/d_back_mock.wasm"),
-        &target,
-    );
+    for (package, file, _, name) in EMBEDDED {
+        if to_build.contains(&package) {
+            copy(
+                &wasm_target_dir.join("wasm32-wasip2/release").join(file),
+                &out_dir.join(name),
+            );
+        }
+    }
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -30,6 +30,15 @@ pub struct Cli {
     #[arg(long, env = "D_BACK_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// Follow this Discord guild (repeatable; with DISCORD_BOT_TOKEN):
+    /// its presences and members live, served by the built-in Discord
+    /// provider unless a plugin is named
+    #[arg(
+        long = "discord-guild",
+        env = "D_BACK_DISCORD_GUILDS",
+        value_delimiter = ','
+    )]
+    pub discord_guilds: Vec<String>,
     /// Reload the plugin when its file or the config file changes
     #[arg(long)]
     pub watch: bool,

@@ -11,8 +11,9 @@ use subtle::ConstantTimeEq;
 
 use crate::cli::Cli;
 use crate::cluster::ClusterConfig;
+use crate::discord::{DiscordConfig, DiscordTable};
 use crate::limits::ClientLimits;
-use crate::runtime::{AllowedHost, CompiledCacheConfig, ConfigValue, PluginSource, PluginSpec};
+use crate::runtime::{AllowedHost, CompiledCacheConfig, ConfigSource, PluginSource, PluginSpec};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -38,6 +39,9 @@ pub struct Settings {
     /// The other nodes this one serves with (`[cluster]`,
     /// `D_BACK_REDIS_URL`); `None` runs alone.
     pub cluster: Option<ClusterConfig>,
+    /// Discord's gateway, followed natively (`[discord]`,
+    /// `--discord-guild`); `None` follows nothing.
+    pub discord: Option<DiscordConfig>,
 }
 
 impl Settings {
@@ -67,6 +71,7 @@ impl Settings {
             compiled_cache_max_bytes: CompiledCacheConfig::DEFAULT_MAX_BYTES,
             metrics_addr: None,
             cluster: None,
+            discord: None,
         }
     }
 
@@ -74,10 +79,29 @@ impl Settings {
     /// the others are read by [`Cli`]) and the config file it names.
     pub fn from_cli(cli: &Cli) -> Result<Self, ConfigError> {
         let mut settings = Self::new();
+        let mut discord = None;
         if let Some(path) = &cli.config {
-            let file = FileConfig::read(path)?;
+            let mut file = FileConfig::read(path)?;
             let base = path.parent().unwrap_or(Path::new("."));
+            discord = file.discord.take().map(|table| (table, base.to_path_buf()));
+            // Following Discord without a plugin named serves the
+            // built-in Discord provider; the file's `[plugin]` may still
+            // tune it.
+            if discord.is_some() && file.plugin.as_ref().is_none_or(|p| p.path.is_none()) {
+                settings.plugin = PluginSpec::discord();
+            }
             settings.apply_file(file, base)?;
+        }
+        if discord.is_none() && !cli.discord_guilds.is_empty() {
+            discord = Some((DiscordTable::default(), PathBuf::from(".")));
+            if cli.config.is_none() || settings.plugin.source == PluginSource::Mock {
+                settings.plugin = PluginSpec::discord();
+            }
+        }
+        if let Some((table, base)) = discord {
+            let config = DiscordConfig::from_table(table, &base, &cli.discord_guilds)
+                .map_err(ConfigError::Invalid)?;
+            settings.follow_discord(config)?;
         }
         if let Ok(token) = std::env::var("D_BACK_ADMIN_TOKEN") {
             settings.admin_token = AdminToken::new(token);
@@ -246,11 +270,33 @@ impl Settings {
                 .config
                 .into_iter()
                 .map(|(name, value)| {
-                    let resolved = value.resolve(&name, base)?;
+                    let resolved = value
+                        .resolve(&format!("plugin.config.{name}"), base)
+                        .map_err(ConfigError::Invalid)?;
                     Ok((name, resolved))
                 })
                 .collect::<Result<_, ConfigError>>()?;
         }
+        Ok(())
+    }
+
+    /// Hands the plugin the guilds, token and API of `discord` (the one
+    /// place they are written) and lets it reach the API.
+    fn follow_discord(&mut self, discord: DiscordConfig) -> Result<(), ConfigError> {
+        let spec = &mut self.plugin;
+        for (key, value) in discord.plugin_config() {
+            if spec.config.contains_key(key) {
+                return Err(ConfigError::Invalid(format!(
+                    "plugin.config.{key} is set by [discord]; remove it from [plugin.config]"
+                )));
+            }
+            spec.config.insert(key.to_string(), value);
+        }
+        let api = discord.api_host();
+        if !spec.egress.allowed.contains(&api) {
+            spec.egress.allowed.push(api);
+        }
+        self.discord = Some(discord);
         Ok(())
     }
 
@@ -323,6 +369,7 @@ struct FileConfig {
     clients: Option<FileClients>,
     plugin: Option<FilePlugin>,
     cluster: Option<ClusterConfig>,
+    discord: Option<DiscordTable>,
 }
 
 /// The `[clients]` table.
@@ -453,61 +500,7 @@ struct FilePlugin {
     http_timeout_ms: Option<u64>,
     max_response_bytes: Option<usize>,
     #[serde(default)]
-    config: BTreeMap<String, FileValue>,
-}
-
-/// A `[plugin.config]` value: text (numbers and booleans are taken as their
-/// text), or a secret read from an environment variable or a file.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum FileValue {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-    Env(EnvSource),
-    File(FileSource),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvSource {
-    env: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSource {
-    file: PathBuf,
-}
-
-impl FileValue {
-    fn resolve(self, name: &str, base: &Path) -> Result<ConfigValue, ConfigError> {
-        Ok(match self {
-            Self::Text(text) => ConfigValue::plain(text),
-            Self::Integer(n) => ConfigValue::plain(n.to_string()),
-            Self::Float(x) => ConfigValue::plain(x.to_string()),
-            Self::Bool(b) => ConfigValue::plain(b.to_string()),
-            Self::Env(EnvSource { env }) => {
-                let value = std::env::var(&env).map_err(|_| {
-                    ConfigError::Invalid(format!(
-                        "plugin.config.{name}: environment variable {env} is not set"
-                    ))
-                })?;
-                ConfigValue::secret(value)
-            }
-            Self::File(FileSource { file }) => {
-                let path = base.join(file);
-                let text = std::fs::read_to_string(&path).map_err(|error| {
-                    ConfigError::Invalid(format!(
-                        "plugin.config.{name}: cannot read {}: {error}",
-                        path.display()
-                    ))
-                })?;
-                ConfigValue::secret(text.trim_end_matches(['\r', '\n']))
-            }
-        })
-    }
+    config: BTreeMap<String, ConfigSource>,
 }
 
 impl FileConfig {

@@ -15,6 +15,7 @@
 //! - [`cluster`]: several nodes as one service, through Redis.
 //! - [`discord`]: Discord's gateway, followed natively.
 //! - [`limits`]: caps on what clients may do.
+//! - [`backoff`]: waits between attempts to reach a service.
 //! - [`live`]: swapping the plugin while the server runs.
 //! - [`metrics`]: what the server counts, for `GET /metrics`.
 //! - [`config`], [`cli`]: the operator's settings.
@@ -37,6 +38,7 @@
 //! ```
 
 pub mod activity;
+pub mod backoff;
 pub mod broadcast;
 pub mod cli;
 pub mod cluster;

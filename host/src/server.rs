@@ -12,6 +12,7 @@ use crate::activity::Audience;
 use crate::broadcast::{Broadcaster, Hub};
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Settings;
+use crate::discord::{self, GatewayStatus};
 use crate::http::{self, static_files::StaticRoot};
 use crate::limits::{AuthThrottle, ConnectionLimiter, LogBudget};
 use crate::live::{self, Reloader, Serving, SpecSource};
@@ -45,6 +46,8 @@ pub struct Shared {
     pub live: LiveConnections,
     /// This node's place among others, when it runs in a cluster.
     pub cluster: Option<Cluster>,
+    /// The Discord gateway's state, when `[discord]` is set.
+    pub discord: Option<Arc<GatewayStatus>>,
 }
 
 /// Why the server could not start.
@@ -135,6 +138,7 @@ impl Server {
             clients.max_http_connections_per_ip,
         );
         let auth_throttle = AuthThrottle::new(clients.auth);
+        let discord = settings.discord.as_ref().map(|_| Arc::default());
         // Without a config file to read again, a reload loads the same
         // spec: the same file, rebuilt.
         let same = settings.plugin.clone();
@@ -158,6 +162,7 @@ impl Server {
                 auth_throttle,
                 refusal_log: LogBudget::new(REFUSAL_LOG_BYTES_PER_SECOND),
                 live: LiveConnections::default(),
+                discord,
                 cluster,
             }),
         })
@@ -233,6 +238,18 @@ impl Server {
                 shutdown: shutdown.clone(),
             })
             .await;
+        if let (Some(config), Some(status)) = (&self.shared.settings.discord, &self.shared.discord)
+        {
+            discord::start(
+                Arc::new(config.clone()),
+                broadcaster.clone(),
+                Arc::clone(&self.shared.plugins),
+                Arc::clone(status),
+                self.shared.cluster.as_ref().map(Cluster::gateway_lease),
+                &tasks,
+                &shutdown,
+            );
+        }
         {
             let shared = Arc::clone(&self.shared);
             let shutdown = shutdown.clone();

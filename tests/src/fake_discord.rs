@@ -36,6 +36,8 @@ struct State {
     failing: AtomicBool,
     /// Paths that answer 429 once before succeeding.
     rate_limit_once: Mutex<Vec<String>>,
+    /// What `/gateway/bot` answers as the gateway URL.
+    gateway: Mutex<Option<String>>,
 }
 
 /// A running fake API; dropped with the test.
@@ -91,6 +93,11 @@ impl FakeDiscord {
             .lock()
             .unwrap()
             .push(path.to_string());
+    }
+
+    /// The URL `/gateway/bot` hands out, e.g. a `FakeGateway`'s `url()`.
+    pub fn set_gateway(&self, url: String) {
+        *self.state.gateway.lock().unwrap() = Some(url);
     }
 }
 
@@ -163,6 +170,27 @@ fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
                 .take(limit.min(1000))
                 .collect();
             json_reply(StatusCode::OK, Value::Array(page))
+        }
+        ["gateway", "bot"] => {
+            if auth != format!("Bot {BOT_TOKEN}") {
+                return unauthorized();
+            }
+            // Port 9 (discard) when no gateway is set: connecting fails
+            // rather than reaching something else.
+            let url = state
+                .gateway
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| "ws://127.0.0.1:9".to_string());
+            json_reply(
+                StatusCode::OK,
+                json!({
+                    "url": url,
+                    "shards": 1,
+                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                }),
+            )
         }
         // A token that makes the API fail, as an attacker who found how to
         // trip Discord (rate limits, outages) would send.

@@ -6,6 +6,7 @@ pub mod child;
 pub mod client;
 pub mod crowd;
 pub mod fake_discord;
+pub mod fake_gateway;
 pub mod http;
 pub mod logs;
 pub mod plugins;

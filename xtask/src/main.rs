@@ -207,12 +207,15 @@ fn server_args(rest: &[String]) -> &[String] {
 /// The host in release mode with the mock plugin embedded: all that
 /// `run` needs, so serving the mock asks for no other language's tools.
 fn build_host() -> Result<()> {
-    let mock = plugin_builder().rust(&root().join("plugins"), "d-back-mock")?;
+    let plugins = plugin_builder();
+    let mock = plugins.rust(&root().join("plugins"), "d-back-mock")?;
+    let discord = plugins.rust(&root().join("plugins"), "d-back-discord")?;
     step(
         "build d-back (release)",
         cargo()
             .args(["build", "--release", "--locked", "--package", "d-back"])
-            .env("D_BACK_MOCK_WASM", &mock),
+            .env("D_BACK_MOCK_WASM", &mock)
+            .env("D_BACK_DISCORD_WASM", &discord),
     )
 }
 
@@ -358,7 +361,8 @@ fn run_benches(benches: &[&str], soak_cycles: Option<&str>) -> Result<()> {
     command
         .args(["bench", "--locked", "--package", "d-back-tests"])
         .env("D_BACK_BIN", target_dir().join("release/d-back"))
-        .env("D_BACK_MOCK_WASM", mock_path());
+        .env("D_BACK_MOCK_WASM", embedded_path("d_back_mock"))
+        .env("D_BACK_DISCORD_WASM", embedded_path("d_back_discord"));
     for bench in benches {
         command.args(["--bench", bench]);
     }
@@ -371,10 +375,11 @@ fn run_benches(benches: &[&str], soak_cycles: Option<&str>) -> Result<()> {
     )
 }
 
-fn mock_path() -> PathBuf {
-    target_dir().join(Path::new(
-        "plugin-build/wasm32-wasip2/release/d_back_mock.wasm",
-    ))
+/// An embedded plugin as `build_host` built it.
+fn embedded_path(file_stem: &str) -> PathBuf {
+    target_dir()
+        .join("plugin-build/wasm32-wasip2/release")
+        .join(format!("{file_stem}.wasm"))
 }
 
 /// The fuzz targets in `fuzz/fuzz_targets`.

@@ -97,6 +97,12 @@ impl Broadcaster {
         self.deliver_presence(server, update).is_ok()
     }
 
+    /// What is remembered of member `uid` of `server`: the latest presence
+    /// broadcast, merged.
+    pub fn remembered_presence(&self, server: &str, uid: &str) -> Option<PresenceUpdate> {
+        self.presence.get(server, uid)
+    }
+
     /// Runs `enter` (which sends the join frame and binds the connection)
     /// with the rendered `users` object of `members`, the latest broadcast
     /// presences of `server` laid over it, before any further presence of

@@ -1,6 +1,7 @@
-//! The servers a node's timers call the plugin for, in a cluster: all the
-//! cluster's on the lease holder, none on the others, this node's own when
-//! it has lost touch with the rest.
+//! What the lease decides on each node: the servers its timers call the
+//! plugin for (all the cluster's on the lease holder, none on the others,
+//! this node's own when it has lost touch with the rest), and whether it
+//! follows Discord's gateway (the holder does, and a node on its own).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use super::membership::{Membership, Role};
 use crate::activity::Audience;
 use crate::broadcast::Broadcaster;
+use crate::discord::GatewayLease;
 
 pub struct ClusterAudience {
     pub membership: Arc<Membership>,
@@ -21,5 +23,21 @@ impl Audience for ClusterAudience {
             Role::Follower => Vec::new(),
             Role::Alone => self.broadcaster.active_servers(),
         }
+    }
+}
+
+/// The gateway session goes with the lease: one node follows Discord and
+/// its events reach the others as broadcasts. A node out of touch with
+/// Redis follows on its own, for its own browsers.
+pub struct ClusterGatewayLease {
+    pub membership: Arc<Membership>,
+}
+
+impl GatewayLease for ClusterGatewayLease {
+    fn held(&self) -> bool {
+        matches!(
+            self.membership.role(Instant::now()),
+            Role::Holder | Role::Alone
+        )
     }
 }

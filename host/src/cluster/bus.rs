@@ -14,12 +14,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::backoff::Backoff;
 use super::link::Link;
 use super::message;
 use super::presence::PresenceStore;
+use crate::backoff::Backoff;
 use crate::broadcast::{Broadcaster, Relay};
 use crate::model::{Event, PresenceUpdate};
+
+/// Waits between attempts to reach Redis.
+fn redis_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(5))
+}
 
 /// Broadcasts waiting to be published at most: a node that makes more
 /// than this before Redis takes them drops (and counts) the rest, rather
@@ -145,7 +150,7 @@ async fn publish(
     bus: Arc<ClusterBus>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::default();
+    let mut backoff = redis_backoff();
     // A broadcast whose PUBLISH found the connection dropped: it is sent
     // first on the next connection if that comes at once (Redis was back,
     // this node had been idle), and dropped if Redis is really away.
@@ -242,7 +247,7 @@ async fn subscribe(
     bus: Arc<ClusterBus>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::default();
+    let mut backoff = redis_backoff();
     loop {
         let subscribed = tokio::select! {
             () = shutdown.cancelled() => return,

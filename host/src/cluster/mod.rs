@@ -6,7 +6,6 @@
 
 mod answers;
 mod audience;
-mod backoff;
 mod bus;
 pub mod config;
 pub mod link;
@@ -126,6 +125,13 @@ impl Cluster {
         Arc::new(ClusterAudience {
             membership: Arc::clone(&self.membership),
             broadcaster: broadcaster.clone(),
+        })
+    }
+
+    /// Whether this node follows Discord's gateway now.
+    pub fn gateway_lease(&self) -> Arc<dyn crate::discord::GatewayLease> {
+        Arc::new(audience::ClusterGatewayLease {
+            membership: Arc::clone(&self.membership),
         })
     }
 

@@ -61,8 +61,9 @@ impl Op {
     }
 }
 
-/// One gateway payload, either way.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One gateway payload, either way. Its `Debug` leaves out the data of
+/// IDENTIFY and RESUME, which carry the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payload {
     pub op: u8,
     #[serde(default)]
@@ -71,6 +72,18 @@ pub struct Payload {
     pub s: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<String>,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Payload");
+        out.field("op", &self.op);
+        match self.op() {
+            Op::Identify | Op::Resume => out.field("d", &"<redacted>"),
+            _ => out.field("d", &self.d),
+        };
+        out.field("s", &self.s).field("t", &self.t).finish()
+    }
 }
 
 /// Largest payload read: a `GUILD_CREATE` of a big guild is a few MiB; the

@@ -5,6 +5,7 @@
 mod admin;
 mod broadcast_api;
 mod cluster_api;
+mod discord_api;
 pub mod handshake;
 pub mod metrics_api;
 mod plugin_api;
@@ -131,6 +132,9 @@ pub async fn handle(request: Request<Incoming>, cx: Context) -> Result<Response<
     }
     if path == "/api/plugin/reload" {
         return Ok(plugin_api::reload(&request, &cx.shared).await);
+    }
+    if path == "/api/discord" {
+        return Ok(discord_api::handle(&request, &cx.shared));
     }
     if path == "/api/cluster" {
         return Ok(cluster_api::handle(&request, &cx.shared));

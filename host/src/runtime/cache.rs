@@ -76,6 +76,13 @@ impl<T: Clone, E: Clone> CallCache<T, E> {
         outcome
     }
 
+    /// Drops what is kept for `key`: the next caller fetches. A call
+    /// running now still answers those waiting for it.
+    pub fn forget(&self, key: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.remove(key);
+    }
+
     /// Whether an answer stays in its slot: another caller waits for it
     /// (the map and this caller hold the slot otherwise), or it is a
     /// success with a time-to-live to be served for.

@@ -2,6 +2,9 @@
 //! in `Debug` output, so no log line can carry one by accident.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConfigValue {
@@ -54,6 +57,56 @@ impl fmt::Debug for ConfigValue {
         } else {
             fmt::Debug::fmt(&self.value, f)
         }
+    }
+}
+
+/// A value as a config file writes it: text (numbers and booleans are
+/// taken as their text), or a secret read from an environment variable
+/// (`{ env = "NAME" }`) or a file (`{ file = "path" }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigSource {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    Env(EnvSource),
+    File(FileSource),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSource {
+    env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    file: PathBuf,
+}
+
+impl ConfigSource {
+    /// The value, reading the variable or the file (relative to `base`,
+    /// the config file's folder) now; `name` is the key, for errors.
+    pub fn resolve(self, name: &str, base: &Path) -> Result<ConfigValue, String> {
+        Ok(match self {
+            Self::Text(text) => ConfigValue::plain(text),
+            Self::Integer(n) => ConfigValue::plain(n.to_string()),
+            Self::Float(x) => ConfigValue::plain(x.to_string()),
+            Self::Bool(b) => ConfigValue::plain(b.to_string()),
+            Self::Env(EnvSource { env }) => {
+                let value = std::env::var(&env)
+                    .map_err(|_| format!("{name}: environment variable {env} is not set"))?;
+                ConfigValue::secret(value)
+            }
+            Self::File(FileSource { file }) => {
+                let path = base.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|error| format!("{name}: cannot read {}: {error}", path.display()))?;
+                ConfigValue::secret(text.trim_end_matches(['\r', '\n']))
+            }
+        })
     }
 }
 

@@ -57,7 +57,7 @@ pub use admission::{LaneLimit, LaneLimits};
 pub use bindings::exports::d_back::plugin::activity::Timer;
 pub use breaker::BreakerConfig;
 pub use callback::{Callback, Lane};
-pub use config_value::ConfigValue;
+pub use config_value::{ConfigSource, ConfigValue};
 pub use convert::OutputCaps;
 pub use egress::{AllowedHost, EgressRules};
 pub use error::PluginError;
@@ -76,11 +76,17 @@ use state::PluginState;
 /// The mock provider, built from `plugins/mock` with the host.
 pub static MOCK_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mock.wasm"));
 
+/// The Discord provider, built from `plugins/discord` with the host: what
+/// `[discord]` serves when no plugin is named.
+pub static DISCORD_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/discord.wasm"));
+
 /// Where a plugin's component comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginSource {
     /// The mock provider embedded in the binary.
     Mock,
+    /// The Discord provider embedded in the binary.
+    Discord,
     /// A `.wasm` component file.
     File(PathBuf),
 }
@@ -120,6 +126,17 @@ impl PluginSpec {
     /// The embedded mock provider with default limits.
     pub fn mock() -> Self {
         Self::new("mock", PluginSource::Mock)
+    }
+
+    /// The embedded Discord provider, with room for the REST API: a big
+    /// guild takes several member pages, so a longer deadline and more
+    /// fuel, and member lists asked of Discord at most once a minute.
+    pub fn discord() -> Self {
+        let mut spec = Self::new("discord", PluginSource::Discord);
+        spec.limits.deadline = Duration::from_secs(10);
+        spec.limits.fuel = 20 * Limits::DEFAULT_FUEL;
+        spec.cache_ttl = Duration::from_secs(60);
+        spec
     }
 
     pub fn new(name: impl Into<String>, source: PluginSource) -> Self {
@@ -251,6 +268,7 @@ impl PluginRuntime {
     pub fn load(&self, spec: &PluginSpec) -> Result<Plugin, LoadError> {
         let bytes = match &spec.source {
             PluginSource::Mock => std::borrow::Cow::Borrowed(MOCK_PLUGIN),
+            PluginSource::Discord => std::borrow::Cow::Borrowed(DISCORD_PLUGIN),
             PluginSource::File(path) => {
                 std::borrow::Cow::Owned(std::fs::read(path).map_err(|error| LoadError::Read {
                     path: path.clone(),

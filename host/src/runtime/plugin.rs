@@ -138,6 +138,12 @@ impl Plugin {
         }
     }
 
+    /// Forgets the cached member list of `server` (a member left): the
+    /// next join asks the plugin.
+    pub fn forget_members(&self, server: &str) {
+        self.cached_users.forget(server);
+    }
+
     pub fn name(&self) -> &str {
         &self.identity.name
     }

@@ -13,9 +13,12 @@ pub const DEFAULT_API_BASE: &str = "https://discord.com/api/v10";
 pub struct Guild {
     /// The guild's snowflake.
     pub snowflake: String,
-    /// The short id browsers ask for.
-    pub id: String,
-    pub name: String,
+    /// The short id browsers ask for; default: the snowflake.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Default: the guild's name on Discord.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub passworded: bool,
     #[serde(default)]

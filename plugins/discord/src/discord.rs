@@ -103,6 +103,22 @@ pub fn roles(config: &Config, guild: &str) -> Result<Vec<Role>, String> {
     )
 }
 
+#[derive(Deserialize)]
+struct GuildName {
+    name: String,
+}
+
+/// The guild's name on Discord.
+pub fn guild_name(config: &Config, guild: &str) -> Result<String, String> {
+    get_json::<GuildName>(
+        &config.api,
+        &format!("/guilds/{guild}"),
+        &format!("Bot {}", config.bot_token),
+        config.max_retry_wait_ms,
+    )
+    .map(|guild| guild.name)
+}
+
 /// Every member of `guild`, page after page.
 pub fn members(config: &Config, guild: &str) -> Result<Vec<Member>, String> {
     let mut all = Vec::new();

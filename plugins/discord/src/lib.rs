@@ -5,7 +5,8 @@
 //! - `bot_token` (secret): the bot's token; the bot must be in each guild
 //!   with the Server Members intent.
 //! - `guilds`: JSON list of `{"snowflake", "id", "name", "passworded",
-//!   "default", "client_id"}`.
+//!   "default", "client_id"}`; only `snowflake` is needed: `id` defaults to
+//!   it and `name` to the guild's name on Discord.
 //! - `api_base` (default `https://discord.com/api/v10`), `skip_bots`
 //!   (default true), `page_size` (default 1000), `max_retry_wait_ms`
 //!   (default 1500): how long a 429 may be waited out within one call.
@@ -42,8 +43,13 @@ impl callbacks::Guest for DiscordProvider {
             .iter()
             .map(|guild| Server {
                 snowflake: guild.snowflake.clone(),
-                id: guild.id.clone(),
-                name: guild.name.clone(),
+                id: guild.id.clone().unwrap_or_else(|| guild.snowflake.clone()),
+                name: guild.name.clone().unwrap_or_else(|| {
+                    // A name Discord cannot tell now is shown as the id,
+                    // not a failed server list.
+                    discord::guild_name(&config, &guild.snowflake)
+                        .unwrap_or_else(|_| guild.snowflake.clone())
+                }),
                 passworded: guild.passworded,
                 is_default: guild.default,
                 password: None,

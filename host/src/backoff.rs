@@ -1,22 +1,31 @@
-//! Waiting between attempts to reach Redis.
+//! Waiting between attempts to reach a service (Redis, Discord): doubling
+//! waits with a cap, started again after a success.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Waits between attempts to reach Redis: doubling from the first to the
-/// last.
-const BACKOFF_FIRST: Duration = Duration::from_millis(200);
-const BACKOFF_LAST: Duration = Duration::from_secs(5);
-
-/// Doubling waits between attempts, from [`BACKOFF_FIRST`] to
-/// [`BACKOFF_LAST`].
-#[derive(Default)]
+/// Doubling waits between attempts, from `first` to `last`.
 pub struct Backoff {
+    first: Duration,
+    last: Duration,
     next: Option<Duration>,
 }
 
 impl Backoff {
+    pub fn new(first: Duration, last: Duration) -> Self {
+        Self {
+            first,
+            last,
+            next: None,
+        }
+    }
+
+    /// The wait the next failure brings.
+    pub fn next_delay(&self) -> Duration {
+        self.next.unwrap_or(self.first)
+    }
+
     /// Whether this is the first failure since the last success (worth a
     /// log line; the ones after are not).
     pub fn first_failure(&self) -> bool {
@@ -25,8 +34,8 @@ impl Backoff {
 
     /// Waits the next delay; false when shutdown came first.
     pub async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
-        let delay = self.next.unwrap_or(BACKOFF_FIRST);
-        self.next = Some((delay * 2).min(BACKOFF_LAST));
+        let delay = self.next_delay();
+        self.next = Some((delay * 2).min(self.last));
         tokio::select! {
             () = shutdown.cancelled() => false,
             () = tokio::time::sleep(delay) => true,
