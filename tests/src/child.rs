@@ -40,6 +40,18 @@ impl ChildServer {
         Self::launch(&binary, config, rust_log, true, flags)
     }
 
+    /// Like [`ChildServer::start_logged_with`], with environment variables
+    /// set for the binary.
+    pub fn start_logged_with_env(
+        config: &str,
+        rust_log: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let binary = binary_or("debug")?;
+        Self::launch_with_env(&binary, config, rust_log, true, flags, env)
+    }
+
     /// Like [`ChildServer::start`], with more flags for the binary.
     pub fn start_with(config: &str, flags: &[&str]) -> anyhow::Result<Self> {
         let binary = binary_or("release")?;
@@ -63,6 +75,17 @@ impl ChildServer {
         keep_log: bool,
         flags: &[&str],
     ) -> anyhow::Result<Self> {
+        Self::launch_with_env(binary, config, rust_log, keep_log, flags, &[])
+    }
+
+    fn launch_with_env(
+        binary: &Path,
+        config: &str,
+        rust_log: &str,
+        keep_log: bool,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let stem = std::env::temp_dir().join(format!("d-back-child-{}-{port}", std::process::id()));
         let path = stem.with_extension("toml");
@@ -75,6 +98,7 @@ impl ChildServer {
             .args(flags)
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null());
         let log = if keep_log {
             let log = stem.with_extension("log");

@@ -158,6 +158,19 @@ fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
             }
             json_reply(StatusCode::OK, roles(guild))
         }
+        ["guilds", guild] => {
+            if auth != format!("Bot {BOT_TOKEN}") {
+                return unauthorized();
+            }
+            match *guild {
+                BIG_GUILD => json_reply(StatusCode::OK, json!({"id": BIG_GUILD, "name": "Big"})),
+                SMALL_GUILD => json_reply(
+                    StatusCode::OK,
+                    json!({"id": SMALL_GUILD, "name": "Small Talk"}),
+                ),
+                _ => json_reply(StatusCode::NOT_FOUND, json!({"message": "Unknown Guild"})),
+            }
+        }
         ["guilds", guild, "members"] => {
             if auth != format!("Bot {BOT_TOKEN}") {
                 return unauthorized();
@@ -221,7 +234,7 @@ fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 /// Roles: the highest colored role wins; a higher colorless one does not count.
-fn roles(guild: &str) -> Value {
+pub fn roles(guild: &str) -> Value {
     if guild != BIG_GUILD && guild != SMALL_GUILD {
         return json!([]);
     }
@@ -254,27 +267,29 @@ pub fn expected_name(n: u64) -> String {
     }
 }
 
+/// Big-guild member number `n`, as the API (and the gateway) shows it:
+/// roles, nick and global name vary with `n`; the first few are bots.
+pub fn big_member(n: u64) -> Value {
+    let roles = match n % 3 {
+        0 => json!(["10", "20", "30"]),
+        1 => json!(["10", "30"]),
+        _ => json!([]),
+    };
+    json!({
+        "user": {
+            "id": (FIRST_MEMBER + n).to_string(),
+            "username": format!("user{n}"),
+            "global_name": if n % 4 == 1 { json!(format!("Global {n}")) } else { Value::Null },
+            "bot": n < BIG_BOTS,
+        },
+        "nick": if n.is_multiple_of(4) { json!(format!("nick{n}")) } else { Value::Null },
+        "roles": roles,
+    })
+}
+
 fn members(guild: &str) -> Vec<Value> {
     match guild {
-        BIG_GUILD => (0..BIG_MEMBERS)
-            .map(|n| {
-                let roles = match n % 3 {
-                    0 => json!(["10", "20", "30"]),
-                    1 => json!(["10", "30"]),
-                    _ => json!([]),
-                };
-                json!({
-                    "user": {
-                        "id": (FIRST_MEMBER + n).to_string(),
-                        "username": format!("user{n}"),
-                        "global_name": if n % 4 == 1 { json!(format!("Global {n}")) } else { Value::Null },
-                        "bot": n < BIG_BOTS,
-                    },
-                    "nick": if n % 4 == 0 { json!(format!("nick{n}")) } else { Value::Null },
-                    "roles": roles,
-                })
-            })
-            .collect(),
+        BIG_GUILD => (0..BIG_MEMBERS).map(big_member).collect(),
         SMALL_GUILD => vec![
             json!({"user": {"id": "7001", "username": "alpha"}, "roles": ["20"]}),
             json!({"user": {"id": "7002", "username": "beta"}, "roles": []}),

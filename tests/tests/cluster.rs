@@ -713,3 +713,127 @@ async fn browsers_of_a_killed_node_find_the_same_world_on_another() {
     assert_eq!(before["888"]["username"], "visitor");
     assert_eq!(before["123456789012345003"]["status"], "idle");
 }
+
+/// `GET /api/discord` on `node`.
+async fn discord_status(node: &ChildServer) -> Value {
+    let reply = admin(node.addr(), "GET", "/api/discord", TOKEN, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    serde_json::from_str(&reply.text()).unwrap()
+}
+
+/// The next presence frame `client` receives.
+async fn next_presence(client: &mut Client) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame["type"] == "presence" {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_follows_discord_and_its_events_reach_every_node() {
+    use d_back_tests::fake_gateway::FakeGateway;
+    let redis = RedisServer::start().expect("redis-server");
+    let rest = FakeDiscord::start().await;
+    let gateway = FakeGateway::start().await;
+    rest.set_gateway(gateway.url());
+    gateway.set_guilds(vec![json!({
+        "id": SMALL_GUILD, "roles": [],
+        "members": [{"user": {"id": "7001", "username": "alpha"}, "roles": []}],
+        "presences": [{"user": {"id": "7001"}, "status": "online"}],
+    })]);
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        let config = format!(
+            r#"admin_token = "{TOKEN}"
+
+[discord]
+bot_token = "{BOT_TOKEN}"
+guilds = ["{SMALL_GUILD}"]
+api_base = "{}"
+
+[cluster]
+redis_url = "{}"
+node_id = "node-{n}"
+"#,
+            rest.base(),
+            redis.url()
+        );
+        let node = ChildServer::start_logged(&config, "info").expect("node starts");
+        node.wait_until_up().await.expect("node answers");
+        nodes.push(node);
+    }
+    for node in &nodes {
+        wait_for_log(node, "receiving the other nodes' broadcasts").await;
+    }
+    assert!(
+        gateway
+            .wait_until(Duration::from_secs(20), |g| g.identifies().len() == 1)
+            .await,
+        "one node identified"
+    );
+    // Two more lease checks: still one session.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(gateway.identifies().len(), 1, "exactly one node follows");
+    let mut states = Vec::new();
+    for node in &nodes {
+        states.push(discord_status(node).await["state"].clone());
+    }
+    let following: Vec<usize> = (0..3).filter(|n| states[*n] == "connected").collect();
+    assert_eq!(following.len(), 1, "{states:?}");
+    assert_eq!(
+        states.iter().filter(|s| **s == "follower").count(),
+        2,
+        "{states:?}"
+    );
+    // Every node's first join sees the presence GUILD_CREATE brought.
+    let mut browsers = Vec::new();
+    for node in &nodes {
+        let mut client = Client::connect(node.addr()).await;
+        assert_eq!(client.recv().await["type"], "server-list");
+        let joined = client.join(json!(SMALL_GUILD)).await;
+        assert_eq!(
+            joined["data"]["users"]["7001"]["status"], "online",
+            "{joined}"
+        );
+        browsers.push(client);
+    }
+    gateway.dispatch(
+        "PRESENCE_UPDATE",
+        json!({"guild_id": SMALL_GUILD, "user": {"id": "7001"}, "status": "dnd"}),
+    );
+    for browser in &mut browsers {
+        let frame = next_presence(browser).await;
+        assert_eq!(frame["data"]["status"], "dnd", "{frame}");
+    }
+    // The follower dies: another node takes the lease and identifies.
+    let holder = following[0];
+    drop(nodes.remove(holder));
+    browsers.remove(holder);
+    assert!(
+        gateway
+            .wait_until(Duration::from_secs(20), |g| g.identifies().len() == 2)
+            .await,
+        "another node took the gateway over"
+    );
+    gateway.dispatch(
+        "PRESENCE_UPDATE",
+        json!({"guild_id": SMALL_GUILD, "user": {"id": "7001"}, "status": "idle"}),
+    );
+    for browser in &mut browsers {
+        // The new session's GUILD_CREATE may come first, with its own
+        // view ("online"); then the event.
+        loop {
+            let frame = next_presence(browser).await;
+            match frame["data"]["status"].as_str() {
+                Some("idle") => break,
+                Some("online") => continue,
+                _ => panic!("{frame}"),
+            }
+        }
+    }
+    for node in &nodes {
+        assert!(!node.log_text().contains(BOT_TOKEN), "the token was logged");
+    }
+}

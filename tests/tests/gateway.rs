@@ -244,7 +244,7 @@ async fn each_event_becomes_the_right_frame_for_the_right_server() {
         "GUILD_ROLE_UPDATE",
         json!({"guild_id": SMALL_GUILD, "role": {"id": "20", "name": "green", "color": 0x0000ff, "position": 5}}),
     );
-    let mut recolored = vec![next_event(&mut small).await, next_event(&mut small).await];
+    let mut recolored = [next_event(&mut small).await, next_event(&mut small).await];
     recolored.sort_by_key(|f| f["data"]["uid"].as_str().unwrap().to_string());
     assert_eq!(recolored[0]["data"]["uid"], "7001");
     assert_eq!(recolored[1]["data"]["uid"], "7003");
@@ -539,4 +539,99 @@ async fn the_discord_api_needs_the_admin_token_and_tells_the_session() {
     assert!(!status.to_string().contains(BOT_TOKEN));
     server.stop().await;
     assert_token_never_logged();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_and_a_guild_id_serve_a_live_world() {
+    use d_back_tests::child::ChildServer;
+    let discord = Discord::start().await;
+    discord
+        .gateway
+        .set_guilds(vec![small_guild_create(&[("7002", "idle")])]);
+    // What the README's one command does, with the API pointed at the fake.
+    let config = format!(
+        "admin_token = \"{ADMIN}\"\n[discord]\napi_base = \"{}\"\n",
+        discord.rest.base()
+    );
+    let node = ChildServer::start_logged_with_env(
+        &config,
+        "info",
+        &["--discord-guild", SMALL_GUILD],
+        &[("DISCORD_BOT_TOKEN", BOT_TOKEN)],
+    )
+    .expect("the binary starts");
+    node.wait_until_up().await.expect("it answers");
+    assert!(
+        discord
+            .gateway
+            .wait_until(WAIT, |g| g.identifies().len() == 1)
+            .await,
+        "it follows the gateway:\n{}",
+        node.log_text()
+    );
+    let mut browser = Client::connect(node.addr()).await;
+    let list = browser.recv().await;
+    assert_eq!(
+        list["data"][SMALL_GUILD],
+        json!({"id": SMALL_GUILD, "name": "Small Talk", "passworded": false, "default": true}),
+        "named as on Discord: {list}"
+    );
+    // The first join may come before GUILD_CREATE is read: wait for it.
+    let mut joined = browser.join(Value::Null).await;
+    for _ in 0..100 {
+        if joined["data"]["users"]["7002"]["status"] == "idle" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut again = Client::connect(node.addr()).await;
+        again.recv().await;
+        joined = again.join(Value::Null).await;
+    }
+    let users = &joined["data"]["users"];
+    assert_eq!(users["7002"]["status"], "idle", "{joined}");
+    assert_eq!(
+        users["7001"]["roleColor"], "#00ff00",
+        "members from the provider"
+    );
+    assert!(!node.log_text().contains(BOT_TOKEN), "the token was logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_names_and_colors_members_as_the_provider_does() {
+    use d_back_tests::fake_discord::{BIG_BOTS, FIRST_MEMBER, big_member, roles};
+    let discord = Discord::start().await;
+    let count = 60;
+    discord.gateway.set_guilds(vec![json!({
+        "id": BIG_GUILD,
+        "roles": roles(BIG_GUILD),
+        "members": (0..count).map(big_member).collect::<Vec<_>>(),
+        "presences": [],
+    })]);
+    let server = TestServer::start(settings("agreement", &discord)).await;
+    connected(&server).await;
+    // The provider's view, from the REST API...
+    let (mut browser, joined) = join(&server, "big").await;
+    let provider = joined["data"]["users"].clone();
+    // ...and the bridge's, as presences of the same members going online.
+    for n in 0..count {
+        discord.gateway.dispatch(
+            "PRESENCE_UPDATE",
+            json!({"guild_id": BIG_GUILD, "user": {"id": (FIRST_MEMBER + n).to_string()}, "status": "online"}),
+        );
+    }
+    for n in BIG_BOTS..count {
+        let frame = next_event(&mut browser).await;
+        let uid = (FIRST_MEMBER + n).to_string();
+        assert_eq!(
+            frame["data"]["uid"],
+            uid.as_str(),
+            "bots are skipped by both"
+        );
+        assert_eq!(frame["data"]["username"], provider[&uid]["username"], "{n}");
+        assert_eq!(
+            frame["data"]["roleColor"], provider[&uid]["roleColor"],
+            "{n}"
+        );
+    }
+    server.stop().await;
 }

@@ -317,16 +317,16 @@ impl Bridge {
                     status: statuses.get(&uid).copied().unwrap_or(Status::Offline),
                     roles: member.roles,
                 };
-                if !self.shown(known.bot) || known.name.is_empty() {
-                    continue;
+                if self.shown(known.bot) && !known.name.is_empty() {
+                    updates.push(PresenceUpdate {
+                        uid: uid.clone(),
+                        status: known.status,
+                        username: Some(known.name.clone()),
+                        role_color: Some(role_color(&known.roles, &guild.roles)),
+                        delete: false,
+                    });
                 }
-                updates.push(PresenceUpdate {
-                    uid: uid.clone(),
-                    status: known.status,
-                    username: Some(known.name.clone()),
-                    role_color: Some(role_color(&known.roles, &guild.roles)),
-                    delete: false,
-                });
+                // Bots too: their later presences carry no bot flag.
                 if guild.members.len() < MAX_MEMBERS_PER_SERVER || guild.members.contains_key(&uid)
                 {
                     guild.members.insert(uid, known);
