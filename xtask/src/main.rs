@@ -26,7 +26,8 @@ tasks:
   bench          build in release mode and print the benchmarks' numbers:
                  d-back (from PyPI), the host and the floor side by side,
                  plugin calls per language, three nodes sharing a Redis,
-                 plugin swaps and the authors' loop, and the isolation
+                 plugin swaps and the authors' loop, the Discord bridge
+                 under a flood of gateway events, and the isolation
                  attacks' against the release binary
   soak [CYCLES]  churn connect/join/leave cycles against the release
                  binary (default 5000) and report its memory before/after
@@ -330,6 +331,7 @@ fn bench() -> Result<()> {
             "languages",
             "cluster",
             "live",
+            "gateway",
         ],
         None,
     )?;
