@@ -83,7 +83,7 @@ async fn browser(addr: std::net::SocketAddr, seen: Arc<Seen>, ready: Arc<AtomicU
             }
             Some(_) => {
                 let total = seen.frames.fetch_add(1, Ordering::Relaxed) + 1;
-                if total % BROWSERS as u64 == 0 {
+                if total.is_multiple_of(BROWSERS as u64) {
                     *seen.last.lock().unwrap() = Some(now);
                 }
             }
