@@ -119,6 +119,18 @@ impl Inner {
         }
     }
 
+    /// Closes `conn` as Discord does an IDENTIFY or RESUME it refuses: a
+    /// second one on a connection (4005), or a wrong token (4004).
+    /// Returns whether it did.
+    fn refuse_authentication(&mut self, conn: &Conn, authed: bool, token_ok: bool) -> bool {
+        if authed {
+            self.close(conn, 4005, "Already authenticated.");
+        } else if !token_ok {
+            self.close(conn, 4004, "Authentication failed.");
+        }
+        authed || !token_ok
+    }
+
     /// Closes `conn` with `code`; it stops being live.
     fn close(&mut self, conn: &Conn, code: u16, reason: &str) {
         if self.live.as_ref().is_some_and(|live| live.id == conn.id) {
@@ -464,12 +476,7 @@ fn receive(state: &State, conn: &Arc<Conn>, text: &str) -> bool {
         2 => {
             let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
             inner.identifies.push((Instant::now(), d));
-            if authed {
-                inner.close(conn, 4005, "Already authenticated.");
-                return true;
-            }
-            if !token_ok {
-                inner.close(conn, 4004, "Authentication failed.");
+            if inner.refuse_authentication(conn, authed, token_ok) {
                 return true;
             }
             if inner.refuse_privileged && intents & PRIVILEGED_INTENTS != 0 {
@@ -507,12 +514,7 @@ fn receive(state: &State, conn: &Arc<Conn>, text: &str) -> bool {
                 .map(str::to_owned);
             let after = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
             inner.resumes.push((Instant::now(), d));
-            if authed {
-                inner.close(conn, 4005, "Already authenticated.");
-                return true;
-            }
-            if !token_ok {
-                inner.close(conn, 4004, "Authentication failed.");
+            if inner.refuse_authentication(conn, authed, token_ok) {
                 return true;
             }
             if inner.session.resumable && session_id.as_deref() == Some(inner.session.id.as_str()) {

@@ -358,27 +358,23 @@ async fn the_session_resumes_after_reconnect_a_dropped_connection_and_missed_ack
             sent += 1;
         }
     };
-    burst(5);
-    gw.send_reconnect();
-    burst(5);
-    assert!(
-        gw.wait_until(WAIT, |g| g.resumes().len() == 1).await,
-        "resumed after RECONNECT"
-    );
-    burst(5);
-    gw.drop_connection();
-    burst(5);
-    assert!(
-        gw.wait_until(WAIT, |g| g.resumes().len() == 2).await,
-        "resumed after the drop"
-    );
-    burst(5);
-    gw.make_zombie();
-    burst(5);
-    assert!(
-        gw.wait_until(WAIT, |g| g.resumes().len() == 3).await,
-        "resumed the zombie"
-    );
+    // Each way a connection ends, with events before and while it does
+    // and after the resume.
+    type Break = fn(&FakeGateway);
+    let breaks: [(&str, Break); 3] = [
+        ("RECONNECT", FakeGateway::send_reconnect),
+        ("a dropped connection", FakeGateway::drop_connection),
+        ("missed ACKs", FakeGateway::make_zombie),
+    ];
+    for (resumes, (what, break_it)) in (1..).zip(breaks) {
+        burst(5);
+        break_it(gw);
+        burst(5);
+        assert!(
+            gw.wait_until(WAIT, |g| g.resumes().len() == resumes).await,
+            "resumed after {what}"
+        );
+    }
     burst(5);
     for n in 0..sent {
         let frame = next_event(&mut small).await;

@@ -264,39 +264,25 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_name() {
-        let refuse =
-            |text: &str| DiscordConfig::from_table(table(text), Path::new("."), &[]).unwrap_err();
-        assert!(refuse(r#"bot_token = "t""#).contains("guilds is empty"));
-        assert!(
-            refuse(
-                r#"bot_token = "t"
-            guilds = ["my server"]"#
-            )
-            .contains("not a Discord id")
-        );
-        assert!(
-            refuse(
-                r#"bot_token = " "
-            guilds = ["1"]"#
-            )
-            .contains("empty")
-        );
-        assert!(
-            refuse(
-                r#"bot_token = "t"
-            guilds = ["1"]
-            api_base = "discord.com""#
-            )
-            .contains("api_base")
-        );
-        assert!(
-            refuse(
-                r#"bot_token = "t"
-            guilds = ["1"]
-            gateway_url = "http://x""#
-            )
-            .contains("gateway_url")
-        );
+        for (text, says) in [
+            (r#"bot_token = "t""#, "guilds is empty"),
+            (
+                "bot_token = \"t\"\nguilds = [\"my server\"]",
+                "not a Discord id",
+            ),
+            ("bot_token = \" \"\nguilds = [\"1\"]", "empty"),
+            (
+                "bot_token = \"t\"\nguilds = [\"1\"]\napi_base = \"discord.com\"",
+                "api_base",
+            ),
+            (
+                "bot_token = \"t\"\nguilds = [\"1\"]\ngateway_url = \"http://x\"",
+                "gateway_url",
+            ),
+        ] {
+            let refused = DiscordConfig::from_table(table(text), Path::new("."), &[]).unwrap_err();
+            assert!(refused.contains(says), "{text}: {refused}");
+        }
         assert!(
             toml::from_str::<DiscordTable>("bot_tokn = \"t\"").is_err(),
             "typos are errors"
