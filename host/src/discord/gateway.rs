@@ -172,16 +172,15 @@ impl Driver {
 
     /// The URL of the next connection: READY's resume URL to resume;
     /// else the gateway `GET /gateway/bot` names (or `gateway_url`), after
-    /// waiting out a spent session-start limit.
+    /// waiting out a spent session-start limit before a new session.
     async fn where_to(&self, session: &Session) -> Result<String, RestError> {
-        if session.can_resume() {
-            // The resume URL, or the configured gateway when READY gave none.
-            let fallback = self.config.gateway_url.as_deref().unwrap_or_default();
-            return Ok(session.url(fallback));
+        if session.resumes_at_given_url() {
+            return Ok(session.url(""));
         }
         let bot = rest::gateway_bot(&self.config.api_base, self.config.token()).await?;
         let limit = &bot.session_start_limit;
-        if limit.remaining == 0 {
+        // Only a new session counts against the limit.
+        if limit.remaining == 0 && !session.can_resume() {
             let wait = Duration::from_millis(limit.reset_after);
             tracing::warn!(
                 wait_s = wait.as_secs(),

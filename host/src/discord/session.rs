@@ -86,6 +86,11 @@ impl Session {
         self.resumable.is_some() && self.sequence.is_some()
     }
 
+    /// Whether the next connection resumes at a URL READY gave.
+    pub fn resumes_at_given_url(&self) -> bool {
+        self.can_resume() && self.resumable.as_ref().is_some_and(|r| r.url.is_some())
+    }
+
     /// Where the next connection goes: the resume URL READY gave when
     /// resuming, else `gateway` (from `GET /gateway/bot`); with the
     /// version and encoding spoken.
@@ -362,5 +367,24 @@ mod tests {
             !format!("{session:?}").contains("tok\""),
             "the token stays out of Debug"
         );
+    }
+
+    #[test]
+    fn a_ready_without_a_resume_url_resumes_at_the_gateway() {
+        let mut session = Session::new("tok".into(), Intents::needed(false));
+        session.on_payload(hello());
+        session.on_payload(dispatch(1, "READY", json!({"session_id": "sess"})));
+        assert!(session.can_resume());
+        assert!(!session.resumes_at_given_url(), "ask where the gateway is");
+        assert_eq!(
+            session.url("wss://gateway.example"),
+            "wss://gateway.example/?v=10&encoding=json"
+        );
+        session.on_payload(dispatch(
+            2,
+            "READY",
+            json!({"session_id": "sess2", "resume_gateway_url": "wss://resume.example"}),
+        ));
+        assert!(session.resumes_at_given_url());
     }
 }
