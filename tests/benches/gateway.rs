@@ -5,7 +5,9 @@
 //! - throughput: the fake gateway fires presence updates as fast as it
 //!   can; printed are the events per second the bridge takes in (the
 //!   host's own count) and the events per second that reach all 1,000
-//!   browsers, with the fraction of frames delivered;
+//!   browsers, with the fraction of frames delivered. The baseline, in the
+//!   same run: the same presences posted to the broadcast API by 8
+//!   concurrent posters, as a separate bot process would;
 //! - latency: events at a steady 50 a second; printed are p50 and p99 from
 //!   the gateway's send to a browser's receipt, over every delivery and
 //!   for the last browser of each event.
@@ -92,6 +94,41 @@ async fn browser(addr: std::net::SocketAddr, seen: Arc<Seen>, ready: Arc<AtomicU
     }
 }
 
+/// Waits until `events` more presence frames reached every browser (or
+/// a minute passes without progress); returns the events per second from
+/// `start` to the last of them, and the fraction delivered. The counters
+/// are reset for the next phase.
+async fn delivered(seen: &Seen, events: u64, start: Instant) -> (f64, f64) {
+    let expected = events * BROWSERS as u64;
+    let mut progress = (0, Instant::now());
+    loop {
+        let frames = seen.frames.load(Ordering::Relaxed);
+        if frames >= expected {
+            break;
+        }
+        if frames != progress.0 {
+            progress = (frames, Instant::now());
+        } else if progress.1.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Frames still on their way get a moment more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let frames = seen.frames.swap(0, Ordering::Relaxed);
+    let last = seen
+        .last
+        .lock()
+        .unwrap()
+        .take()
+        .unwrap_or_else(Instant::now);
+    let seconds = last
+        .saturating_duration_since(start)
+        .as_secs_f64()
+        .max(1e-9);
+    (events as f64 / seconds, frames as f64 / expected as f64)
+}
+
 fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     if samples.is_empty() {
         return Duration::ZERO;
@@ -145,35 +182,51 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
+        // Baseline: the broadcast API, 8 posters at once.
+        // Whole rounds of the members, so the bridge's first round below
+        // changes every status the baseline left.
+        let api_events = MEMBERS * (burst / 5 / MEMBERS).max(1);
+        let start = Instant::now();
+        let posters: Vec<_> = (0..8u64)
+            .map(|poster| {
+                let addr = node.addr();
+                tokio::spawn(async move {
+                    for k in (poster..api_events).step_by(8) {
+                        let body = json!({"server": SMALL_GUILD, "uid": (k % MEMBERS).to_string(), "status": STATUSES[((k / MEMBERS) % 3) as usize]});
+                        let reply = admin(addr, "POST", "/api/broadcast/presence", TOKEN, Some(&body)).await;
+                        assert_eq!(reply.status, 200, "{}", reply.text());
+                    }
+                })
+            })
+            .collect();
+        for poster in posters {
+            poster.await?;
+        }
+        let (api_rate, api_fraction) = delivered(&seen, api_events, start).await;
+
         // Throughput: as fast as the fake gateway can send.
         let before = presence_updates(&node).await;
         let start = Instant::now();
         for k in 0..burst {
             let uid = k % MEMBERS;
-            let status = STATUSES[((k / MEMBERS) % 3) as usize];
+            // Past the baseline's statuses, so every event is news.
+            let status = STATUSES[((k / MEMBERS + api_events / MEMBERS) % 3) as usize];
             gateway.dispatch(
                 "PRESENCE_UPDATE",
                 json!({"guild_id": SMALL_GUILD, "user": {"id": uid.to_string()}, "status": status}),
             );
         }
         let fired = start.elapsed();
-        let expected = burst * BROWSERS as u64;
         let mut taken_in = None;
-        let give_up = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < give_up {
-            if taken_in.is_none() && presence_updates(&node).await - before >= burst {
+        let give_up = Instant::now() + Duration::from_secs(300);
+        while taken_in.is_none() && Instant::now() < give_up {
+            if presence_updates(&node).await - before >= burst {
                 taken_in = Some(start.elapsed());
-            }
-            if taken_in.is_some() && seen.frames.load(Ordering::Relaxed) >= expected {
-                break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // Frames still on their way get a moment more.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let frames = seen.frames.load(Ordering::Relaxed);
-        let last = seen.last.lock().unwrap().unwrap_or_else(Instant::now);
         let taken_in = taken_in.unwrap_or_else(|| start.elapsed());
+        let (bridge_rate, bridge_fraction) = delivered(&seen, burst, start).await;
 
         // Latency: a steady 50 events a second.
         let mut sent = Vec::with_capacity(steady);
@@ -213,9 +266,12 @@ fn main() -> anyhow::Result<()> {
             burst as f64 / taken_in.as_secs_f64()
         );
         println!(
-            "  into {BROWSERS} browsers: {:>9.0} events/s   ({:.4} of {expected} frames delivered)",
-            burst as f64 / last.saturating_duration_since(start).as_secs_f64().max(1e-9),
-            frames as f64 / expected as f64
+            "  into {BROWSERS} browsers: {bridge_rate:>9.0} events/s   ({bridge_fraction:.4} of {} frames delivered)",
+            burst * BROWSERS as u64
+        );
+        println!(
+            "  baseline, the broadcast API (8 posters): {api_rate:.0} events/s ({api_fraction:.4} delivered); bridge / API = {:.2}",
+            bridge_rate / api_rate
         );
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
