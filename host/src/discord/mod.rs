@@ -9,6 +9,15 @@
 //! - [`rest`]: `GET /gateway/bot`.
 //! - [`bridge`]: events to broadcasts.
 //! - [`status`]: what `GET /api/discord` shows.
+//!
+//! The session is our own code on tokio-tungstenite, the WebSocket crate
+//! the host already speaks, with rustls from the tree wasmtime-wasi-http
+//! already brings. A gateway crate (twilight-gateway) would add its own
+//! model of every event, compression and sharding machinery for the five
+//! events d-back reads, and hide the rules the tests must reach: when to
+//! resume, what a replayed event is, when a close is final. Here they are
+//! plain functions of [`session`], tested without sockets, and the driver
+//! only carries them out.
 
 pub mod bridge;
 pub mod config;
