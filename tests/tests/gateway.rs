@@ -533,6 +533,27 @@ async fn the_discord_api_needs_the_admin_token_and_tells_the_session() {
         json!({"code": 4000, "reason": "Unknown error."})
     );
     assert!(!status.to_string().contains(BOT_TOKEN));
+    // The same in /metrics (one set per process: other tests' servers
+    // count here too, so at least).
+    let metrics = http(
+        server.addr,
+        "GET",
+        "/metrics",
+        &[("Authorization", &format!("Bearer {ADMIN}"))],
+        b"",
+    )
+    .await
+    .text();
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{metrics}"))
+    };
+    assert!(value("dback_discord_session_starts_total{start=\"identify\"}") >= 1.0);
+    assert!(value("dback_discord_session_starts_total{start=\"resume\"}") >= 1.0);
+    assert!(value("dback_discord_events_total{event=\"READY\"}") >= 1.0);
+    assert!(value("dback_discord_events_total{event=\"RESUMED\"}") >= 1.0);
     server.stop().await;
     assert_token_never_logged();
 }

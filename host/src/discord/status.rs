@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::metrics::{DiscordEventLabels, SessionStart, SessionStartLabels, metrics};
+
 /// Event types counted by name; past this many names (Discord has a few
 /// dozen) the rest are counted together, so a strange gateway cannot grow
 /// the map.
@@ -68,6 +70,13 @@ impl Default for GatewayStatus {
     }
 }
 
+fn started(start: SessionStart) {
+    metrics()
+        .discord_session_starts
+        .get_or_create(&SessionStartLabels { start })
+        .inc();
+}
+
 impl GatewayStatus {
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
@@ -78,10 +87,14 @@ impl GatewayStatus {
     }
 
     pub fn set_state(&self, state: ConnectionState) {
+        metrics()
+            .discord_connected
+            .set(i64::from(state == ConnectionState::Connected));
         self.with(|inner| inner.state = state);
     }
 
     pub fn identified(&self) {
+        started(SessionStart::identify);
         self.with(|inner| {
             inner.identifies += 1;
             inner.session_started = Some(Instant::now());
@@ -89,11 +102,16 @@ impl GatewayStatus {
     }
 
     pub fn resumed(&self) {
+        started(SessionStart::resume);
         self.with(|inner| inner.resumes += 1);
     }
 
     /// An event passed on, with the sequence it came with.
     pub fn event(&self, name: &str, sequence: Option<u64>) {
+        metrics()
+            .discord_events
+            .get_or_create(&DiscordEventLabels::of(name))
+            .inc();
         self.with(|inner| {
             if sequence.is_some() {
                 inner.last_sequence = sequence;
@@ -113,6 +131,8 @@ impl GatewayStatus {
     }
 
     pub fn stopped(&self, reason: &str) {
+        metrics().discord_connected.set(0);
+        metrics().discord_stopped.set(1);
         self.with(|inner| {
             inner.state = ConnectionState::Stopped;
             inner.stopped = Some(reason.to_string());

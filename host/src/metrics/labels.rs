@@ -180,3 +180,53 @@ pub enum LoginOutcome {
 pub struct LoginLabels {
     pub outcome: LoginOutcome,
 }
+
+/// A gateway event, by the names the bridge reads; any other is `other`,
+/// so a strange gateway cannot grow the series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DiscordEventLabels {
+    pub event: &'static str,
+}
+
+impl DiscordEventLabels {
+    const KNOWN: [&'static str; 15] = [
+        "READY",
+        "RESUMED",
+        "GUILD_CREATE",
+        "GUILD_MEMBERS_CHUNK",
+        "PRESENCE_UPDATE",
+        "GUILD_MEMBER_ADD",
+        "GUILD_MEMBER_UPDATE",
+        "GUILD_MEMBER_REMOVE",
+        "GUILD_ROLE_CREATE",
+        "GUILD_ROLE_UPDATE",
+        "GUILD_ROLE_DELETE",
+        "CHANNEL_CREATE",
+        "CHANNEL_UPDATE",
+        "MESSAGE_CREATE",
+        "GUILD_DELETE",
+    ];
+
+    pub fn of(event: &str) -> Self {
+        Self {
+            event: Self::KNOWN
+                .iter()
+                .find(|known| **known == event)
+                .copied()
+                .unwrap_or("other"),
+        }
+    }
+}
+
+/// How a gateway session started on a new connection.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum SessionStart {
+    identify,
+    resume,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SessionStartLabels {
+    pub start: SessionStart,
+}

@@ -38,6 +38,10 @@ pub struct Metrics {
     pub frames_dropped: Counter,
     pub browsers_closed: Family<CloseLabels, Counter>,
     pub login_attempts: Family<LoginLabels, Counter>,
+    pub discord_events: Family<DiscordEventLabels, Counter>,
+    pub discord_session_starts: Family<SessionStartLabels, Counter>,
+    pub discord_connected: Gauge,
+    pub discord_stopped: Gauge,
 }
 
 fn call_seconds() -> Histogram {
@@ -72,6 +76,10 @@ impl Metrics {
             frames_dropped: Counter::default(),
             browsers_closed: Family::default(),
             login_attempts: Family::default(),
+            discord_events: Family::default(),
+            discord_session_starts: Family::default(),
+            discord_connected: Gauge::default(),
+            discord_stopped: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -159,6 +167,26 @@ impl Metrics {
             "login_attempts",
             "Logins to passworded servers, by outcome",
             metrics.login_attempts.clone(),
+        );
+        registry.register(
+            "discord_events",
+            "Discord gateway events passed to the bridge, by type",
+            metrics.discord_events.clone(),
+        );
+        registry.register(
+            "discord_session_starts",
+            "Discord gateway sessions started (identify) or resumed",
+            metrics.discord_session_starts.clone(),
+        );
+        registry.register(
+            "discord_connected",
+            "1 while events flow from Discord's gateway",
+            metrics.discord_connected.clone(),
+        );
+        registry.register(
+            "discord_stopped",
+            "1 once the Discord gateway stopped for good (see /api/discord)",
+            metrics.discord_stopped.clone(),
         );
         Self {
             registry,
