@@ -52,6 +52,8 @@ pub struct Session {
     sequence: Option<u64>,
     /// A heartbeat was sent and its ACK has not come.
     awaiting_ack: bool,
+    /// Something came since the last heartbeat was sent.
+    heard: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -73,6 +75,7 @@ impl Session {
             resumable: None,
             sequence: None,
             awaiting_ack: false,
+            heard: false,
         }
     }
 
@@ -104,6 +107,7 @@ impl Session {
 
     /// What to do about one payload from the gateway.
     pub fn on_payload(&mut self, payload: Payload) -> Vec<Action> {
+        self.heard = true;
         match payload.op() {
             Op::Hello => {
                 self.awaiting_ack = false;
@@ -172,13 +176,17 @@ impl Session {
     }
 
     /// A heartbeat is due: send it, unless the last one was never
-    /// acknowledged, which means a zombie connection: drop it and resume.
+    /// acknowledged and nothing at all came since, which means a zombie
+    /// connection: drop it and resume. (An ACK may wait unread behind a
+    /// burst of events the bridge is still working through: a connection
+    /// that sends is alive.)
     pub fn on_heartbeat_due(&mut self) -> Action {
-        if self.awaiting_ack {
+        if self.awaiting_ack && !self.heard {
             self.awaiting_ack = false;
             return Action::Reconnect { resume: true };
         }
         self.awaiting_ack = true;
+        self.heard = false;
         Action::Send(Payload::heartbeat(self.sequence))
     }
 
@@ -312,6 +320,11 @@ mod tests {
         assert!(
             matches!(session.on_heartbeat_due(), Action::Send(_)),
             "acked: beat again"
+        );
+        session.on_payload(dispatch(2, "PRESENCE_UPDATE", json!({})));
+        assert!(
+            matches!(session.on_heartbeat_due(), Action::Send(_)),
+            "no ACK yet, but events came: alive, beat again"
         );
         assert_eq!(
             session.on_heartbeat_due(),
