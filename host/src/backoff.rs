@@ -1,5 +1,6 @@
-//! Waiting between attempts to reach a service (Redis, Discord): doubling
-//! waits with a cap, started again after a success.
+//! Waiting: between attempts to reach a service (Redis, Discord), doubling
+//! waits with a cap, started again after a success; and any pause that
+//! shutdown cuts short.
 
 use std::time::Duration;
 
@@ -21,11 +22,6 @@ impl Backoff {
         }
     }
 
-    /// The wait the next failure brings.
-    pub fn next_delay(&self) -> Duration {
-        self.next.unwrap_or(self.first)
-    }
-
     /// Whether this is the first failure since the last success (worth a
     /// log line; the ones after are not).
     pub fn first_failure(&self) -> bool {
@@ -34,15 +30,20 @@ impl Backoff {
 
     /// Waits the next delay; false when shutdown came first.
     pub async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
-        let delay = self.next_delay();
+        let delay = self.next.unwrap_or(self.first);
         self.next = Some((delay * 2).min(self.last));
-        tokio::select! {
-            () = shutdown.cancelled() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
+        pause(delay, shutdown).await
     }
 
     pub fn reset(&mut self) {
         self.next = None;
+    }
+}
+
+/// Sleeps for `delay`; false when `shutdown` came first.
+pub async fn pause(delay: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay) => true,
     }
 }

@@ -20,7 +20,7 @@ use super::protocol::{Intents, MAX_PAYLOAD_BYTES, Op, Payload, first_heartbeat};
 use super::rest::{self, RestError};
 use super::session::{Action, Session};
 use super::status::{ConnectionState, GatewayStatus};
-use crate::backoff::Backoff;
+use crate::backoff::{self, Backoff};
 
 /// Discord allows one IDENTIFY per 5 seconds per concurrency bucket; one
 /// bucket is all a bot in a few guilds has.
@@ -164,10 +164,7 @@ impl Driver {
             return true;
         }
         self.status.set_state(ConnectionState::Waiting);
-        tokio::select! {
-            () = self.stop.cancelled() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
+        backoff::pause(delay, &self.stop).await
     }
 
     /// The URL of the next connection: READY's resume URL to resume;

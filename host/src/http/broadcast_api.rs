@@ -54,12 +54,7 @@ pub async fn handle(kind: &str, request: Request<Incoming>, shared: &Shared) -> 
         );
     }
     if request.method() != Method::POST {
-        let mut refused = response::error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
-        refused.headers_mut().insert(
-            hyper::header::ALLOW,
-            hyper::header::HeaderValue::from_static("POST"),
-        );
-        return refused;
+        return response::use_post();
     }
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -3,7 +3,6 @@
 //! version serves (200), or with the reason it was refused (422, the old
 //! version still serving).
 
-use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::admin;
@@ -15,11 +14,7 @@ pub async fn reload<B>(request: &Request<B>, shared: &Shared) -> Response<Body> 
         return refused;
     }
     if request.method() != Method::POST {
-        let mut refused = response::error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
-        refused
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("POST"));
-        return refused;
+        return response::use_post();
     }
     match shared.plugins.reload("POST /api/plugin/reload").await {
         Ok(swapped) => response::json(

@@ -44,6 +44,15 @@ pub fn method_not_allowed() -> Response<Body> {
     response
 }
 
+/// 405 for an endpoint that takes POST only.
+pub fn use_post() -> Response<Body> {
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
 /// A plugin's `static-request` answer; already checked at the plugin boundary.
 pub fn from_plugin(reply: StaticReply, head: bool) -> Response<Body> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::reload::Reloader;
+use crate::backoff::pause;
 use crate::runtime::PluginSource;
 
 /// How often the files are looked at.
@@ -47,9 +48,8 @@ pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: C
     let mut last: Vec<Seen> = look(&files);
     tracing::info!(files = ?files, "watching for changes; a change reloads the plugin");
     loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(POLL) => {}
+        if !pause(POLL, &shutdown).await {
+            return;
         }
         let now: Vec<Seen> = look(&files);
         if now == last {
@@ -58,9 +58,8 @@ pub async fn watch(reloader: Arc<Reloader>, config: Option<PathBuf>, shutdown: C
         // Settled: unchanged over a whole settling time.
         let mut settled = now;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(SETTLE) => {}
+            if !pause(SETTLE, &shutdown).await {
+                return;
             }
             let again: Vec<Seen> = look(&files);
             if again == settled {
