@@ -48,6 +48,25 @@ struct Guild {
     channels: HashMap<String, String>,
 }
 
+/// Remembers `role` in `roles`, within the bound (a known role always
+/// updates); returns whether it did.
+fn put_role(roles: &mut HashMap<String, Role>, role: Role) -> bool {
+    let admitted = roles.len() < MAX_ROLES || roles.contains_key(&role.id);
+    if admitted {
+        roles.insert(role.id.clone(), role);
+    }
+    admitted
+}
+
+impl Guild {
+    /// Remembers member `uid`, within the bound (a known one always updates).
+    fn put_member(&mut self, uid: String, known: Known) {
+        if self.members.len() < MAX_MEMBERS_PER_SERVER || self.members.contains_key(&uid) {
+            self.members.insert(uid, known);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 struct Role {
     id: String,
@@ -201,6 +220,23 @@ pub fn status_of(discord: Option<&str>) -> Status {
     }
 }
 
+/// Whether `update` changes what the presence memory holds of its member
+/// (`remembered`): its status, or a name or color it carries.
+fn is_news(remembered: Option<&PresenceUpdate>, update: &PresenceUpdate) -> bool {
+    let Some(known) = remembered else {
+        return true;
+    };
+    known.status != update.status
+        || update
+            .username
+            .as_ref()
+            .is_some_and(|name| known.username.as_ref() != Some(name))
+        || update
+            .role_color
+            .as_ref()
+            .is_some_and(|color| known.role_color.as_ref() != Some(color))
+}
+
 /// The color of the member's highest colored role (a colorless role, even
 /// a higher one, does not count), else Discord's neutral gray: the rule
 /// the Discord provider applies.
@@ -217,9 +253,12 @@ fn role_color(member_roles: &[String], roles: &HashMap<String, Role>) -> RoleCol
 /// What Discord shows: the server nickname, else the global display name,
 /// else the username.
 fn display_name(member: &Member) -> String {
-    let user = member.user.as_ref();
+    shown_name(member.nick.as_deref(), member.user.as_ref())
+}
+
+fn shown_name(nick: Option<&str>, user: Option<&User>) -> String {
     [
-        member.nick.as_deref(),
+        nick,
         user.and_then(|u| u.global_name.as_deref()),
         user.and_then(|u| u.username.as_deref()),
     ]
@@ -256,21 +295,14 @@ impl Bridge {
     /// Broadcasts `update` unless it changes nothing the presence memory
     /// holds (activity changes arrive as presences with the same status).
     fn broadcast_if_news(&self, server: &str, update: PresenceUpdate) {
-        if let Some(known) = self.broadcaster.remembered_presence(server, &update.uid) {
-            let same = known.status == update.status
-                && update
-                    .username
-                    .as_ref()
-                    .is_none_or(|n| known.username.as_ref() == Some(n))
-                && update
-                    .role_color
-                    .as_ref()
-                    .is_none_or(|c| known.role_color.as_ref() == Some(c));
-            if same && !update.delete {
-                return;
-            }
+        let remembered = self.broadcaster.remembered_presence(server, &update.uid);
+        if is_news(remembered.as_ref(), &update) {
+            self.broadcast(server, &update);
         }
-        if let Err(error) = self.broadcaster.broadcast_presence(server, &update) {
+    }
+
+    fn broadcast(&self, server: &str, update: &PresenceUpdate) {
+        if let Err(error) = self.broadcaster.broadcast_presence(server, update) {
             tracing::debug!(%error, "a Discord presence was not broadcast");
         }
     }
@@ -297,9 +329,7 @@ impl Bridge {
             let mut guilds = self.guilds();
             let guild = guilds.entry(server.clone()).or_default();
             for role in snapshot.roles {
-                if guild.roles.len() < MAX_ROLES || guild.roles.contains_key(&role.id) {
-                    guild.roles.insert(role.id.clone(), role);
-                }
+                put_role(&mut guild.roles, role);
             }
             for channel in snapshot.channels {
                 if let Some(name) = channel.name
@@ -327,24 +357,17 @@ impl Bridge {
                     });
                 }
                 // Bots too: their later presences carry no bot flag.
-                if guild.members.len() < MAX_MEMBERS_PER_SERVER || guild.members.contains_key(&uid)
-                {
-                    guild.members.insert(uid, known);
-                }
+                guild.put_member(uid, known);
             }
         }
         for update in updates {
+            let remembered = self.broadcaster.remembered_presence(&server, &update.uid);
             // An offline member nobody remembers is shown offline already
             // (the provider lists members offline): nothing to say.
-            if update.status == Status::Offline
-                && self
-                    .broadcaster
-                    .remembered_presence(&server, &update.uid)
-                    .is_none()
-            {
-                continue;
+            let unknown_offline = remembered.is_none() && update.status == Status::Offline;
+            if !unknown_offline && is_news(remembered.as_ref(), &update) {
+                self.broadcast(&server, &update);
             }
-            self.broadcast_if_news(&server, update);
         }
         if first && snapshot.large {
             let nonce = self.nonce.fetch_add(1, Ordering::Relaxed);
@@ -415,17 +438,15 @@ impl Bridge {
                 .get(&uid)
                 .map_or(Status::Offline, |known| known.status);
             let color = role_color(&member.roles, &guild.roles);
-            if guild.members.len() < MAX_MEMBERS_PER_SERVER || guild.members.contains_key(&uid) {
-                guild.members.insert(
-                    uid.clone(),
-                    Known {
-                        name: name.clone(),
-                        roles: member.roles,
-                        bot,
-                        status,
-                    },
-                );
-            }
+            guild.put_member(
+                uid.clone(),
+                Known {
+                    name: name.clone(),
+                    roles: member.roles,
+                    bot,
+                    status,
+                },
+            );
             PresenceUpdate {
                 uid,
                 status,
@@ -456,12 +477,7 @@ impl Bridge {
             role_color: None,
             delete: true,
         };
-        if let Err(error) = self
-            .broadcaster
-            .broadcast_presence(&removed.guild_id, &update)
-        {
-            tracing::debug!(%error, "a Discord member removal was not broadcast");
-        }
+        self.broadcast(&removed.guild_id, &update);
         if let Some(changed) = &self.members_changed {
             changed(&removed.guild_id);
         }
@@ -486,20 +502,16 @@ impl Bridge {
                 .iter()
                 .map(|(uid, known)| (uid, role_color(&known.roles, &guild.roles)))
                 .collect();
-            let mut roles = guild.roles.clone();
-            match (deleted, change.role, change.role_id) {
-                (true, _, Some(id)) => {
-                    roles.remove(&id);
-                }
-                (false, Some(role), _)
-                    if roles.len() < MAX_ROLES || roles.contains_key(&role.id) =>
-                {
-                    roles.insert(role.id.clone(), role);
-                }
-                _ => return,
+            let changed = match (deleted, change.role, change.role_id) {
+                (true, _, Some(id)) => guild.roles.remove(&id).is_some(),
+                (false, Some(role), _) => put_role(&mut guild.roles, role),
+                _ => false,
+            };
+            if !changed {
+                return;
             }
             for (uid, known) in &guild.members {
-                let color = role_color(&known.roles, &roles);
+                let color = role_color(&known.roles, &guild.roles);
                 if before.get(uid) != Some(&color) && self.shown(known.bot) {
                     updates.push(PresenceUpdate {
                         uid: uid.clone(),
@@ -510,7 +522,6 @@ impl Bridge {
                     });
                 }
             }
-            guild.roles = roles;
         }
         for update in updates {
             self.broadcast_if_news(&server, update);
@@ -637,17 +648,8 @@ fn token_name(inner: &str, mentions: &[Mentioned], guild: Option<&Guild>) -> Opt
             return None;
         }
         let named = mentions.iter().find(|m| m.user.id == id).map(|m| {
-            let member = Member {
-                user: Some(User {
-                    id: m.user.id.clone(),
-                    username: m.user.username.clone(),
-                    global_name: m.user.global_name.clone(),
-                    bot: None,
-                }),
-                nick: m.member.as_ref().and_then(|mm| mm.nick.clone()),
-                roles: Vec::new(),
-            };
-            display_name(&member)
+            let nick = m.member.as_ref().and_then(|member| member.nick.as_deref());
+            shown_name(nick, Some(&m.user))
         });
         let name = named
             .filter(|n| !n.is_empty())

@@ -66,7 +66,6 @@ pub async fn gateway_bot(api_base: &str, token: &str) -> Result<GatewayBot, Rest
 }
 
 async fn get(uri: &hyper::Uri, token: &str) -> Result<GatewayBot, RestError> {
-    let failed = |what: &str, e: &dyn std::fmt::Display| RestError::Failed(format!("{what}: {e}"));
     let https = uri.scheme_str() == Some("https");
     let host = uri
         .host()
@@ -108,7 +107,6 @@ async fn send<S>(io: S, request: Request<Empty<Bytes>>) -> Result<(u16, Bytes), 
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let failed = |what: &str, e: &dyn std::fmt::Display| RestError::Failed(format!("{what}: {e}"));
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| failed("HTTP", &e))?;
@@ -125,6 +123,10 @@ where
         .to_bytes();
     connection.abort();
     Ok((status, body))
+}
+
+fn failed(what: &str, error: &dyn std::fmt::Display) -> RestError {
+    RestError::Failed(format!("{what}: {error}"))
 }
 
 /// Web PKI roots, built once.

@@ -140,16 +140,6 @@ impl GatewayStatus {
         });
     }
 
-    /// Why the gateway stopped, once it has.
-    pub fn stop_reason(&self) -> Option<String> {
-        self.with(|inner| inner.stopped.clone())
-    }
-
-    /// Events passed on of `name` so far.
-    pub fn events_of(&self, name: &str) -> u64 {
-        self.with(|inner| inner.events.get(name).copied().unwrap_or(0))
-    }
-
     /// What `GET /api/discord` shows.
     pub fn snapshot(&self) -> Value {
         self.with(|inner| {
