@@ -41,7 +41,7 @@ pub fn render(shared: &Shared) -> String {
         .connections_open
         .set(i64::try_from(shared.connections.open()).unwrap_or(i64::MAX));
     let plugin = shared.plugins.plugin();
-    let name = plugin.name().to_string();
+    let name = plugin.label();
     let (live, idle) = plugin.instances();
     metrics.plugin_instances.clear();
     for (state, count) in [(InstanceState::live, live), (InstanceState::idle, idle)] {

@@ -1,18 +1,21 @@
 //! The labels of the metrics: typed, so a metric cannot get a value its
 //! help text does not promise.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 
-/// A plugin, by the name the operator gave it.
+/// A plugin, by the name the operator gave it (shared, so counting a call
+/// allocates nothing).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PluginLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
 }
 
 /// A plugin's callback.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PluginCallback {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub callback: &'static str,
 }
 
@@ -41,7 +44,7 @@ pub enum CallOutcome {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub callback: &'static str,
     pub outcome: CallOutcome,
 }
@@ -56,7 +59,7 @@ pub enum Fallback {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FallbackLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub callback: &'static str,
     pub served: Fallback,
 }
@@ -70,7 +73,7 @@ pub enum InstanceState {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct InstanceLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub state: InstanceState,
 }
 
@@ -83,14 +86,14 @@ pub enum CacheResult {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub callback: &'static str,
     pub result: CacheResult,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VersionLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub version: String,
 }
 
@@ -115,7 +118,7 @@ pub enum Verdict {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EgressLabels {
-    pub plugin: String,
+    pub plugin: Arc<str>,
     pub verdict: Verdict,
 }
 

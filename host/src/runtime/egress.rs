@@ -112,12 +112,8 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
-    pub fn new(plugin: &str, rules: Arc<EgressRules>, log: Arc<LogBudget>) -> Self {
-        Self {
-            plugin: plugin.into(),
-            rules,
-            log,
-        }
+    pub fn new(plugin: Arc<str>, rules: Arc<EgressRules>, log: Arc<LogBudget>) -> Self {
+        Self { plugin, rules, log }
     }
 }
 
@@ -154,7 +150,7 @@ impl WasiHttpHooks for EgressPolicy {
             metrics::metrics()
                 .plugin_http_requests
                 .get_or_create(&metrics::EgressLabels {
-                    plugin: plugin.to_string(),
+                    plugin: Arc::clone(&plugin),
                     verdict,
                 })
                 .inc();

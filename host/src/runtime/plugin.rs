@@ -111,7 +111,7 @@ impl Plugin {
     ) -> Self {
         Self {
             identity: Arc::new(PluginIdentity {
-                name: spec.name.clone(),
+                name: spec.name.as_str().into(),
                 config: spec.config.clone(),
                 egress: Arc::new(spec.egress.clone()),
                 log: Arc::new(LogBudget::new(spec.log_bytes_per_second)),
@@ -146,6 +146,11 @@ impl Plugin {
 
     pub fn name(&self) -> &str {
         &self.identity.name
+    }
+
+    /// The name as metrics label it, shared.
+    pub fn label(&self) -> Arc<str> {
+        Arc::clone(&self.identity.name)
     }
 
     /// Makes up to `count` instances (no more than are kept idle) before
@@ -382,7 +387,7 @@ impl Plugin {
         crate::metrics::metrics()
             .plugin_fuel
             .get_or_create(&crate::metrics::PluginCallback {
-                plugin: self.name().to_string(),
+                plugin: self.label(),
                 callback: callback.as_str(),
             })
             .observe(used as f64);

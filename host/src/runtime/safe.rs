@@ -91,7 +91,7 @@ impl Plugin {
         metrics()
             .plugin_cache
             .get_or_create(&CacheLabels {
-                plugin: self.name().to_string(),
+                plugin: self.label(),
                 callback: callback.as_str(),
                 result: if missed {
                     CacheResult::miss
@@ -285,7 +285,7 @@ impl Plugin {
     ) {
         let metrics = metrics();
         let of = PluginCallback {
-            plugin: self.name().to_string(),
+            plugin: self.label(),
             callback: callback.as_str(),
         };
         metrics
@@ -316,7 +316,7 @@ impl Plugin {
         metrics()
             .plugin_fallbacks
             .get_or_create(&FallbackLabels {
-                plugin: self.name().to_string(),
+                plugin: self.label(),
                 callback: callback.as_str(),
                 served: if served_last_good {
                     Fallback::last_good

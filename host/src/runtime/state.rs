@@ -35,7 +35,7 @@ pub const MAX_FIELD_BYTES: usize = 16 * 1024;
 /// Who a plugin is, shared by all of its stores.
 #[derive(Debug)]
 pub struct PluginIdentity {
-    pub name: String,
+    pub name: Arc<str>,
     pub config: BTreeMap<String, ConfigValue>,
     /// Where the plugin may send HTTP requests.
     pub egress: Arc<EgressRules>,
@@ -61,7 +61,7 @@ impl PluginIdentity {
             }
             Verdict::Write { suppressed } => suppressed,
         };
-        let plugin = self.name.as_str();
+        let plugin: &str = &self.name;
         if suppressed > 0 {
             tracing::warn!(
                 plugin = %plugin,
@@ -105,7 +105,7 @@ impl PluginState {
             .allow_ip_name_lookup(false)
             .build();
         let egress = EgressPolicy::new(
-            &identity.name,
+            Arc::clone(&identity.name),
             Arc::clone(&identity.egress),
             Arc::clone(&identity.log),
         );
