@@ -69,7 +69,8 @@ pub struct DiscordConfig {
     pub show_bots: bool,
     /// Instead of what `GET /gateway/bot` answers (tests, proxies).
     pub gateway_url: Option<String>,
-    pub api_base: String,
+    /// Checked when built (see [`DiscordConfig::api_host`]).
+    api_base: String,
 }
 
 impl std::fmt::Debug for DiscordConfig {
@@ -158,6 +159,11 @@ impl DiscordConfig {
             gateway_url: table.gateway_url,
             api_base: api_base.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// Discord's REST API, without a trailing `/`.
+    pub fn api_base(&self) -> &str {
+        &self.api_base
     }
 
     /// The bot token, for Discord only.

@@ -174,7 +174,7 @@ impl Driver {
         if session.resumes_at_given_url() {
             return Ok(session.url(""));
         }
-        let bot = rest::gateway_bot(&self.config.api_base, self.config.token()).await?;
+        let bot = rest::gateway_bot(self.config.api_base(), self.config.token()).await?;
         let limit = &bot.session_start_limit;
         // Only a new session counts against the limit.
         if limit.remaining == 0 && !session.can_resume() {
