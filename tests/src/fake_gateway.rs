@@ -242,6 +242,14 @@ impl FakeGateway {
         }
     }
 
+    /// Sends `text` as is on the live connection: what a broken or hostile
+    /// gateway might (not JSON, not a payload, too big).
+    pub fn send_raw(&self, text: String) {
+        if let Some(live) = &self.inner().live {
+            live.send(text);
+        }
+    }
+
     /// Sends op 9 with `d = resumable` on the live connection, which then
     /// is no longer live: events wait in the log until the client resumes.
     /// When not resumable, the session is forgotten (a RESUME for it gets

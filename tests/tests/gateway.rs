@@ -406,6 +406,51 @@ async fn the_session_resumes_after_reconnect_a_dropped_connection_and_missed_ack
     assert_token_never_logged();
 }
 
+/// What a broken or hostile gateway could send instead of a payload:
+/// each ends that connection, and the session resumes with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_the_gateway_ends_only_that_connection() {
+    let discord = Discord::start().await;
+    let server = TestServer::start(settings("garbage", &discord)).await;
+    connected(&server).await;
+    let (mut small, _) = join(&server, "small").await;
+    let gw = &discord.gateway;
+    let garbage = [
+        "not json at all".to_string(),
+        r#"["a", "list"]"#.to_string(),
+        r#"{"op": "zero"}"#.to_string(),
+        // Past the 16 MiB a payload may have.
+        format!(
+            r#"{{"op":0,"s":null,"t":"X","d":"{}"}}"#,
+            "x".repeat(17 << 20)
+        ),
+    ];
+    let mut sent = 0;
+    for (resumes, text) in (1..).zip(garbage) {
+        gw.dispatch("GUILD_MEMBER_ADD", member_add(sent));
+        sent += 1;
+        gw.send_raw(text);
+        gw.dispatch("GUILD_MEMBER_ADD", member_add(sent));
+        sent += 1;
+        assert!(
+            gw.wait_until(WAIT, |g| g.resumes().len() == resumes).await,
+            "resumed after garbage number {resumes}"
+        );
+    }
+    for n in 0..sent {
+        let frame = next_event(&mut small).await;
+        assert_eq!(
+            frame["data"]["username"],
+            format!("m{n}"),
+            "in order, once: {frame}"
+        );
+    }
+    assert_eq!(gw.identifies().len(), 1);
+    server.assert_serves_joins().await;
+    server.stop().await;
+    assert_token_never_logged();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_session_identifies_anew_never_faster_than_the_limit() {
     let discord = Discord::start().await;

@@ -321,6 +321,12 @@ mod tests {
             panic!("4014 stops")
         };
         assert!(intents.contains("Server Members") && intents.contains("developer portal"));
+        for code in 4010..=4013 {
+            let AfterClose::Stop(why) = after_close(Some(code)) else {
+                panic!("{code} stops")
+            };
+            assert!(why.contains(&code.to_string()), "{why}");
+        }
     }
 
     #[test]
