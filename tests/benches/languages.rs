@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let cache = std::env::temp_dir().join(format!("d-back-bench-languages-{}", std::process::id()));
+    let cache = d_back_tests::scratch::path("bench-languages");
     let rows = runtime.block_on(async {
         let mut rows = Vec::new();
         let chosen = std::env::var("D_BACK_BENCH_LANGUAGES").ok();

@@ -69,11 +69,7 @@ fn ms(duration: Duration) -> f64 {
 }
 
 async fn swap_times(language: Language) -> anyhow::Result<()> {
-    let cache = std::env::temp_dir().join(format!(
-        "d-back-live-bench-{}-{}",
-        language.name(),
-        std::process::id()
-    ));
+    let cache = d_back_tests::scratch::path(&format!("live-bench-{}", language.name()));
     let _ = std::fs::remove_dir_all(&cache);
     let node = ChildServer::start(&config_provider(language, &cache, "first", ""))?;
     node.wait_until_answering(Duration::from_secs(300)).await?;
@@ -121,7 +117,7 @@ async fn swap_times(language: Language) -> anyhow::Result<()> {
 /// Joins one after another for the whole run; swaps every second in the
 /// middle of it. The calm p99 is of joins with no reload running.
 async fn joins_during_swaps() -> anyhow::Result<()> {
-    let cache = std::env::temp_dir().join(format!("d-back-live-joins-{}", std::process::id()));
+    let cache = d_back_tests::scratch::path("live-joins");
     let node = ChildServer::start(&config_provider(Language::Rust, &cache, "a", ""))?;
     node.wait_until_answering(Duration::from_secs(300)).await?;
     let mut calm = Vec::new();

@@ -87,7 +87,7 @@ impl ChildServer {
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let stem = std::env::temp_dir().join(format!("d-back-child-{}-{port}", std::process::id()));
+        let stem = crate::scratch::path(&format!("child-{port}"));
         let path = stem.with_extension("toml");
         std::fs::write(&path, config)?;
         let mut command = Command::new(binary);

@@ -11,6 +11,7 @@ pub mod http;
 pub mod logs;
 pub mod plugins;
 pub mod redis;
+pub mod scratch;
 pub mod server;
 pub mod timing;
 

@@ -123,9 +123,7 @@ pub fn starter_copy(language: Language) -> PathBuf {
             Language::Rust => "hello-plugin".to_string(),
             other => format!("{}-plugin", other.name()),
         };
-        let dest = std::env::temp_dir()
-            .join(format!("d-back-starters-{}", std::process::id()))
-            .join(folder);
+        let dest = crate::scratch::path("starters").join(folder);
         let _ = std::fs::remove_dir_all(&dest);
         d_back_plugin_build::starter::create(&root(), language, &dest)?;
         let from_copy = Builder::new(&dest, b.target());

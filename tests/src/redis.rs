@@ -20,7 +20,7 @@ impl RedisServer {
     /// Starts one; fails when `redis-server` is not installed.
     pub fn start() -> anyhow::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let dir = std::env::temp_dir().join(format!("d-back-redis-{}-{port}", std::process::id()));
+        let dir = crate::scratch::path(&format!("redis-{port}"));
         std::fs::create_dir_all(&dir)?;
         let mut server = Self {
             child: None,

@@ -41,7 +41,7 @@ async fn built_in_page_shows_servers_users_and_live_events_in_chromium() {
     ]);
     let server = TestServer::start(settings).await;
 
-    let profile = std::env::temp_dir().join(format!("d-back-chromium-{}", std::process::id()));
+    let profile = d_back_tests::scratch::dir("chromium");
     let mut browser = Command::new(chromium())
         .args([
             "--headless",
@@ -55,6 +55,8 @@ async fn built_in_page_shows_servers_users_and_live_events_in_chromium() {
             "--remote-debugging-port=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        // Chromium's own temporary files go with the profile.
+        .env("TMPDIR", &profile)
         .arg(format!("http://{}/", server.addr))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

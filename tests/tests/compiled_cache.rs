@@ -15,7 +15,7 @@ fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn second_start_loads_from_the_cache_and_damage_is_rebuilt() {
     logs::install();
-    let dir = std::env::temp_dir().join(format!("d-back-compiled-{}", std::process::id()));
+    let dir = d_back_tests::scratch::path("compiled");
     let _ = std::fs::remove_dir_all(&dir);
     let spec = PluginSpec::new("cached-hostile", PluginSource::File(plugins::hostile()));
     let from_cache = || {
@@ -75,7 +75,7 @@ async fn second_start_loads_from_the_cache_and_damage_is_rebuilt() {
 
 /// A fresh, private folder for one test.
 fn private_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("d-back-{name}-{}", std::process::id()));
+    let dir = d_back_tests::scratch::path(name);
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

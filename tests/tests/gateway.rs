@@ -64,8 +64,7 @@ fn settings(name: &str, discord: &Discord) -> Settings {
 }
 
 fn settings_with_token(name: &str, discord: &Discord, token: &str) -> Settings {
-    let path: PathBuf =
-        std::env::temp_dir().join(format!("d-back-gateway-{name}-{}.toml", std::process::id()));
+    let path: PathBuf = d_back_tests::scratch::path(&format!("gateway-{name}.toml"));
     let text = format!(
         r#"
 [discord]

@@ -6,10 +6,7 @@ use d_back_tests::server::{quiet_mock, with_plugin};
 use d_back_tests::{TestServer, http, plugins};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("d-back-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    d_back_tests::scratch::dir(name)
 }
 
 #[tokio::test]

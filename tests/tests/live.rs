@@ -42,7 +42,7 @@ fn config(version: Version) -> String {
             )
         }
         Version::Broken => {
-            let path = std::env::temp_dir().join(format!("d-back-broken-{}.wasm", std::process::id()));
+            let path = d_back_tests::scratch::path("broken.wasm");
             std::fs::write(&path, b"\0asm this is not a component").unwrap();
             format!("[plugin]\npath = \"{}\"\n", path.display())
         }

@@ -39,7 +39,7 @@ fn component_of(wit: &str) -> Vec<u8> {
 }
 
 fn write_fixture(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("d-back-{name}-{}.wasm", std::process::id()));
+    let path = d_back_tests::scratch::path(&format!("{name}.wasm"));
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -150,8 +150,7 @@ async fn the_server_takes_its_plugin_from_the_command_line() {
 #[test]
 fn a_log_written_to_a_file_has_no_colors_and_start_up_errors_no_backtrace() {
     let binary = test_binary().unwrap();
-    let dir = std::env::temp_dir().join(format!("d-back-newcomer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = d_back_tests::scratch::dir("newcomer");
     // A start-up error with backtraces asked for: a message, no trace.
     let failed = Command::new(&binary)
         .args(["--plugin", "/nonexistent/plugin.wasm", "--port", "0"])

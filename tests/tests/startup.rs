@@ -31,7 +31,7 @@ async fn a_missing_plugin_file_is_named() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_component_is_refused() {
-    let path = std::env::temp_dir().join(format!("d-back-not-wasm-{}.wasm", std::process::id()));
+    let path = d_back_tests::scratch::path("not-wasm.wasm");
     std::fs::write(&path, b"this is not WebAssembly").unwrap();
     let error = start_error(with_plugin_file(path.clone())).await;
     assert!(
@@ -44,7 +44,7 @@ async fn a_file_that_is_not_a_component_is_refused() {
 #[tokio::test]
 async fn a_component_of_another_world_is_refused() {
     // A component that exports nothing the provider world needs.
-    let path = std::env::temp_dir().join(format!("d-back-empty-{}.wasm", std::process::id()));
+    let path = d_back_tests::scratch::path("empty.wasm");
     // The smallest valid component: the component-model preamble alone.
     std::fs::write(&path, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]).unwrap();
     let error = start_error(with_plugin_file(path.clone())).await;
