@@ -50,7 +50,11 @@ fn a_test_process_leaves_no_scratch_and_clears_what_dead_ones_left() {
 
     assert_eq!(root.parent(), Some(parent.as_path()));
     assert!(!root.exists(), "{} outlived its process", root.display());
-    assert!(!left.exists(), "{} of a dead process stayed", left.display());
+    assert!(
+        !left.exists(),
+        "{} of a dead process stayed",
+        left.display()
+    );
     assert!(alive.exists(), "a running process's folder was removed");
     if !alive_existed {
         std::fs::remove_dir_all(&alive).unwrap();
