@@ -14,6 +14,7 @@ pub mod redis;
 pub mod scratch;
 pub mod server;
 pub mod timing;
+pub mod untrusted_tls;
 
 pub use client::Client;
 pub use http::{HttpReply, http};

@@ -11,6 +11,7 @@ use d_back::config::AdminToken;
 use d_back::{Settings, discord::gateway::IDENTIFY_INTERVAL};
 use d_back_tests::fake_discord::{BIG_GUILD, BOT_TOKEN, FakeDiscord, SMALL_GUILD};
 use d_back_tests::fake_gateway::FakeGateway;
+use d_back_tests::untrusted_tls::{Seen, UntrustedTls};
 use d_back_tests::{Client, TestServer, http, logs};
 use serde_json::{Value, json};
 
@@ -64,6 +65,13 @@ fn settings(name: &str, discord: &Discord) -> Settings {
 }
 
 fn settings_with_token(name: &str, discord: &Discord, token: &str) -> Settings {
+    let api = format!("api_base = \"{}\"", discord.rest.base());
+    settings_with(name, token, &api)
+}
+
+/// Settings with `endpoints` (`api_base`, and `gateway_url` if wanted) as
+/// the `[discord]` table's last lines.
+fn settings_with(name: &str, token: &str, endpoints: &str) -> Settings {
     let path: PathBuf = d_back_tests::scratch::path(&format!("gateway-{name}.toml"));
     let text = format!(
         r#"
@@ -74,9 +82,8 @@ guilds = [
   {{ snowflake = "{SMALL_GUILD}", id = "small", name = "Small Talk", default = true }},
 ]
 channels = ["{SHOWN}"]
-api_base = "{api}"
+{endpoints}
 "#,
-        api = discord.rest.base(),
     );
     std::fs::write(&path, text).unwrap();
     let cli = Cli {
@@ -522,6 +529,73 @@ async fn a_refused_token_stops_the_bridge_with_its_message_while_the_host_serves
     server.assert_serves_joins().await;
     server.stop().await;
     assert!(!logs::text().contains("not-the-bot-token"));
+    assert_token_never_logged();
+}
+
+/// Where a man in the middle would stand: the API, then the gateway, at a
+/// TLS server whose certificate no public root signs. Each attempt ends in
+/// the handshake, before a request or an IDENTIFY (and the token in it)
+/// is sent; the host says why in `last_error`, tries again, and serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_no_public_root_vouches_for_never_gets_the_token() {
+    let stranger = UntrustedTls::start().await;
+    let endpoint = format!("localhost:{}", stranger.port());
+
+    // The API...
+    let server = TestServer::start(settings_with(
+        "untrusted-api",
+        BOT_TOKEN,
+        &format!("api_base = \"https://{endpoint}/api/v10\""),
+    ))
+    .await;
+    let status = wait_status(&server, |s| s["last_error"].is_string()).await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.starts_with("cannot reach Discord's API"), "{error}");
+    assert!(error.contains("invalid peer certificate"), "{error}");
+    assert_ne!(status["state"], "stopped", "{status}");
+    assert_ne!(status["state"], "connected", "{status}");
+    server.assert_answers_http().await;
+    server.stop().await;
+
+    // ...and the gateway, with the API itself trusted.
+    let discord = Discord::start().await;
+    let server = TestServer::start(settings_with(
+        "untrusted-gateway",
+        BOT_TOKEN,
+        &format!(
+            "api_base = \"{}\"\ngateway_url = \"wss://{endpoint}\"",
+            discord.rest.base()
+        ),
+    ))
+    .await;
+    let status = wait_status(&server, |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cannot open Discord's gateway"))
+    })
+    .await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("invalid peer certificate"), "{error}");
+    assert_eq!(status["identifies"], 0, "{status}");
+    // It tries again, with backoff.
+    let attempts = |seen: &Seen| seen.server_names.len();
+    let first = attempts(&stranger.seen());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while attempts(&stranger.seen()) == first {
+        assert!(tokio::time::Instant::now() < deadline, "no second attempt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.assert_serves_joins().await;
+    server.stop().await;
+
+    let seen = stranger.seen();
+    assert!(seen.server_names.len() >= 2, "{seen:?}");
+    assert!(
+        seen.server_names.iter().all(|name| name == "localhost"),
+        "each attempt named the host it wanted: {seen:?}"
+    );
+    assert_eq!(seen.handshakes, 0, "{seen:?}");
+    assert_eq!(seen.bytes, 0, "{seen:?}");
     assert_token_never_logged();
 }
 

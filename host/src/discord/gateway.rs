@@ -91,6 +91,9 @@ pub async fn follow(
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot reach Discord; trying again");
+                driver
+                    .status
+                    .failed(&format!("cannot reach Discord's API: {error}"));
                 if !driver.wait(&mut backoff).await {
                     return;
                 }
@@ -104,6 +107,9 @@ pub async fn follow(
             Ok(socket) => socket,
             Err(reason) => {
                 tracing::warn!(%reason, "cannot open Discord's gateway; trying again");
+                driver
+                    .status
+                    .failed(&format!("cannot open Discord's gateway: {reason}"));
                 if !driver.wait(&mut backoff).await {
                     return;
                 }

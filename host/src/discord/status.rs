@@ -1,6 +1,6 @@
 //! What the gateway connection is doing, for `GET /api/discord` and the
 //! tests: its state, the session's age and last sequence, events per type,
-//! and the last close.
+//! the last close, and why the last attempt to reach Discord failed.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -15,6 +15,10 @@ use crate::metrics::{DiscordEventLabels, SessionStart, SessionStartLabels, metri
 /// dozen) the rest are counted together, so a strange gateway cannot grow
 /// the map.
 const MAX_EVENT_NAMES: usize = 64;
+
+/// Characters of `last_error` kept: our own words around a library's
+/// error, which is short, but bounded all the same.
+const MAX_ERROR_CHARS: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +51,9 @@ struct Inner {
     events: BTreeMap<String, u64>,
     other_events: u64,
     last_close: Option<(Option<u16>, String)>,
+    /// Why the last attempt to reach Discord failed (the API or the
+    /// gateway unreachable, a certificate refused), until a session flows.
+    last_error: Option<String>,
     stopped: Option<String>,
     identifies: u64,
     resumes: u64,
@@ -62,6 +69,7 @@ impl Default for GatewayStatus {
                 events: BTreeMap::new(),
                 other_events: 0,
                 last_close: None,
+                last_error: None,
                 stopped: None,
                 identifies: 0,
                 resumes: 0,
@@ -90,7 +98,12 @@ impl GatewayStatus {
         metrics()
             .discord_connected
             .set(i64::from(state == ConnectionState::Connected));
-        self.with(|inner| inner.state = state);
+        self.with(|inner| {
+            inner.state = state;
+            if state == ConnectionState::Connected {
+                inner.last_error = None;
+            }
+        });
     }
 
     pub fn identified(&self) {
@@ -104,6 +117,12 @@ impl GatewayStatus {
     pub fn resumed(&self) {
         started(SessionStart::resume);
         self.with(|inner| inner.resumes += 1);
+    }
+
+    /// An attempt to reach Discord that failed and will be made again.
+    pub fn failed(&self, error: &str) {
+        let error = error.chars().take(MAX_ERROR_CHARS).collect();
+        self.with(|inner| inner.last_error = Some(error));
     }
 
     /// An event passed on, with the sequence it came with.
@@ -155,8 +174,34 @@ impl GatewayStatus {
                     "code": code,
                     "reason": reason,
                 })),
+                "last_error": inner.last_error,
                 "stopped": inner.stopped,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_error_is_bounded_and_lasts_until_a_session_flows() {
+        let status = GatewayStatus::default();
+        assert_eq!(status.snapshot()["last_error"], Value::Null);
+        status.failed(&"x".repeat(10_000));
+        let shown = status.snapshot()["last_error"].as_str().unwrap().len();
+        assert_eq!(shown, MAX_ERROR_CHARS);
+        status.failed("cannot open Discord's gateway: refused");
+        status.set_state(ConnectionState::Waiting);
+        assert_eq!(
+            status.snapshot()["last_error"],
+            "cannot open Discord's gateway: refused"
+        );
+        // An IDENTIFY sent is not yet a session.
+        status.identified();
+        assert!(status.snapshot()["last_error"].is_string());
+        status.set_state(ConnectionState::Connected);
+        assert_eq!(status.snapshot()["last_error"], Value::Null);
     }
 }
