@@ -70,7 +70,6 @@ fn ms(duration: Duration) -> f64 {
 
 async fn swap_times(language: Language) -> anyhow::Result<()> {
     let cache = d_back_tests::scratch::path(&format!("live-bench-{}", language.name()));
-    let _ = std::fs::remove_dir_all(&cache);
     let node = ChildServer::start(&config_provider(language, &cache, "first", ""))?;
     node.wait_until_answering(Duration::from_secs(300)).await?;
     for (round, cold) in [(1, true), (2, false)] {

@@ -16,7 +16,6 @@ fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn second_start_loads_from_the_cache_and_damage_is_rebuilt() {
     logs::install();
     let dir = d_back_tests::scratch::path("compiled");
-    let _ = std::fs::remove_dir_all(&dir);
     let spec = PluginSpec::new("cached-hostile", PluginSource::File(plugins::hostile()));
     let from_cache = || {
         logs::lines_with(&[
@@ -73,13 +72,6 @@ async fn second_start_loads_from_the_cache_and_damage_is_rebuilt() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A fresh, private folder for one test.
-fn private_dir(name: &str) -> std::path::PathBuf {
-    let dir = d_back_tests::scratch::path(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn bounded(dir: &std::path::Path, max_bytes: u64) -> PluginRuntime {
     PluginRuntime::with_options(
         Some(CompiledCacheConfig {
@@ -108,7 +100,7 @@ async fn the_cache_keeps_to_its_bound_evicting_the_least_recently_used() {
         ),
     ];
     // Each entry's size, from an unbounded cache.
-    let sizing = private_dir("cache-sizes");
+    let sizing = d_back_tests::scratch::path("cache-sizes");
     let runtime = bounded(&sizing, u64::MAX);
     let mut sizes = Vec::new();
     for spec in &specs {
@@ -120,7 +112,7 @@ async fn the_cache_keeps_to_its_bound_evicting_the_least_recently_used() {
     assert!(sizes.iter().all(|s| *s > 0), "{sizes:?}");
 
     // Room for all three but one byte: storing the third evicts one.
-    let dir = private_dir("cache-bound");
+    let dir = d_back_tests::scratch::path("cache-bound");
     let bound = sizes.iter().sum::<u64>() - 1;
     let runtime = bounded(&dir, bound);
     runtime.load(&specs[0]).unwrap();
@@ -148,7 +140,7 @@ async fn the_cache_keeps_to_its_bound_evicting_the_least_recently_used() {
 async fn a_folder_others_can_write_to_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     logs::install();
-    let dir = private_dir("cache-open");
+    let dir = d_back_tests::scratch::path("cache-open");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let runtime = bounded(&dir, u64::MAX);

@@ -97,7 +97,6 @@ async fn a_copied_go_starter_builds_outside_the_repository() {
 #[test]
 fn a_copy_carries_no_build_outputs() {
     let dest = d_back_tests::scratch::path("starter-clean");
-    let _ = std::fs::remove_dir_all(&dest);
     let root = d_back_tests::manifest_dir().join("..");
     for language in Language::ALL {
         let folder = dest.join(language.name());

@@ -138,6 +138,29 @@ async fn join(server: &TestServer, id: &str) -> (Client, Value) {
     (client, joined)
 }
 
+/// A host following the fake gateway, connected, and a browser joined
+/// to the small guild.
+async fn following(name: &str) -> (Discord, TestServer, Client) {
+    let discord = Discord::start().await;
+    let server = TestServer::start(settings(name, &discord)).await;
+    connected(&server).await;
+    let (small, _) = join(&server, "small").await;
+    (discord, server, small)
+}
+
+/// The presences of `member_add(0..count)` reach `client` in order, once
+/// each.
+async fn members_arrive_in_order(client: &mut Client, count: u64) {
+    for n in 0..count {
+        let frame = next_event(client).await;
+        assert_eq!(
+            frame["data"]["username"],
+            format!("m{n}"),
+            "in order, once: {frame}"
+        );
+    }
+}
+
 /// The next presence or message frame (timers of the provider send none).
 async fn next_event(client: &mut Client) -> Value {
     loop {
@@ -210,10 +233,7 @@ async fn presences_from_guild_create_show_on_the_first_join() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_becomes_the_right_frame_for_the_right_server() {
-    let discord = Discord::start().await;
-    let server = TestServer::start(settings("each-event", &discord)).await;
-    connected(&server).await;
-    let (mut small, _) = join(&server, "small").await;
+    let (discord, server, mut small) = following("each-event").await;
     let (mut big, _) = join(&server, "big").await;
     let gw = &discord.gateway;
     let presence = |uid: &str, status: &str| json!({"guild_id": SMALL_GUILD, "user": {"id": uid}, "status": status});
@@ -307,10 +327,7 @@ async fn each_event_becomes_the_right_frame_for_the_right_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_in_an_unlisted_channel_reaches_no_frame_and_no_log() {
-    let discord = Discord::start().await;
-    let server = TestServer::start(settings("unlisted", &discord)).await;
-    connected(&server).await;
-    let (mut small, _) = join(&server, "small").await;
+    let (discord, server, mut small) = following("unlisted").await;
     let secret = "the-staff-channel-secret-41";
     let message = |guild: &str, channel: &str, content: &str| json!({"guild_id": guild, "channel_id": channel, "author": {"id": "7001", "username": "alpha"}, "content": content, "mentions": []});
     let gw = &discord.gateway;
@@ -382,14 +399,7 @@ async fn the_session_resumes_after_reconnect_a_dropped_connection_and_missed_ack
         );
     }
     burst(5);
-    for n in 0..sent {
-        let frame = next_event(&mut small).await;
-        assert_eq!(
-            frame["data"]["username"],
-            format!("m{n}"),
-            "in order, once: {frame}"
-        );
-    }
+    members_arrive_in_order(&mut small, sent).await;
     // Nothing after the last: no event came twice.
     gw.dispatch(
         "PRESENCE_UPDATE",
@@ -416,10 +426,7 @@ async fn the_session_resumes_after_reconnect_a_dropped_connection_and_missed_ack
 /// each ends that connection, and the session resumes with nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_from_the_gateway_ends_only_that_connection() {
-    let discord = Discord::start().await;
-    let server = TestServer::start(settings("garbage", &discord)).await;
-    connected(&server).await;
-    let (mut small, _) = join(&server, "small").await;
+    let (discord, server, mut small) = following("garbage").await;
     let gw = &discord.gateway;
     let garbage = [
         "not json at all".to_string(),
@@ -443,14 +450,7 @@ async fn garbage_from_the_gateway_ends_only_that_connection() {
             "resumed after garbage number {resumes}"
         );
     }
-    for n in 0..sent {
-        let frame = next_event(&mut small).await;
-        assert_eq!(
-            frame["data"]["username"],
-            format!("m{n}"),
-            "in order, once: {frame}"
-        );
-    }
+    members_arrive_in_order(&mut small, sent).await;
     assert_eq!(gw.identifies().len(), 1);
     server.assert_serves_joins().await;
     server.stop().await;
@@ -459,10 +459,7 @@ async fn garbage_from_the_gateway_ends_only_that_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_session_identifies_anew_never_faster_than_the_limit() {
-    let discord = Discord::start().await;
-    let server = TestServer::start(settings("invalid-session", &discord)).await;
-    connected(&server).await;
-    let (mut small, _) = join(&server, "small").await;
+    let (discord, server, mut small) = following("invalid-session").await;
     let gw = &discord.gateway;
     // Resumable: a RESUME, not an IDENTIFY.
     gw.send_invalid_session(true);

@@ -1,13 +1,7 @@
 //! SPEC section 6: HTTP on the WebSocket's port.
 
-use std::path::PathBuf;
-
 use d_back_tests::server::{quiet_mock, with_plugin};
-use d_back_tests::{TestServer, http, plugins};
-
-fn temp_dir(name: &str) -> PathBuf {
-    d_back_tests::scratch::dir(name)
-}
+use d_back_tests::{TestServer, http, plugins, scratch};
 
 #[tokio::test]
 async fn version_endpoint_reports_the_host_version() {
@@ -52,7 +46,7 @@ async fn built_in_page_is_served_without_a_static_dir() {
 
 #[tokio::test]
 async fn static_dir_serves_files_and_nothing_outside_it() {
-    let root = temp_dir("static");
+    let root = scratch::dir("static");
     let public = root.join("public");
     std::fs::create_dir_all(public.join("js")).unwrap();
     std::fs::write(public.join("index.html"), "<h1>index</h1>").unwrap();

@@ -90,11 +90,10 @@ pub async fn follow(
                 return driver.fatal(&reason);
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot reach Discord; trying again");
-                driver
-                    .status
-                    .failed(&format!("cannot reach Discord's API: {error}"));
-                if !driver.wait(&mut backoff).await {
+                if !driver
+                    .retry(&mut backoff, "cannot reach Discord's API", &error)
+                    .await
+                {
                     return;
                 }
                 continue;
@@ -106,11 +105,10 @@ pub async fn follow(
         let socket = match connect(&url).await {
             Ok(socket) => socket,
             Err(reason) => {
-                tracing::warn!(%reason, "cannot open Discord's gateway; trying again");
-                driver
-                    .status
-                    .failed(&format!("cannot open Discord's gateway: {reason}"));
-                if !driver.wait(&mut backoff).await {
+                if !driver
+                    .retry(&mut backoff, "cannot open Discord's gateway", &reason)
+                    .await
+                {
                     return;
                 }
                 continue;
@@ -158,6 +156,19 @@ impl Driver {
     fn fatal(&self, reason: &str) {
         tracing::error!("the Discord gateway stopped: {reason}; d-back goes on serving without it");
         self.status.stopped(reason);
+    }
+
+    /// A failed attempt: logged, shown as `last_error`, then the backoff;
+    /// false when shutting down.
+    async fn retry(
+        &self,
+        backoff: &mut Backoff,
+        what: &str,
+        error: &(dyn std::fmt::Display + Sync),
+    ) -> bool {
+        tracing::warn!(%error, "{what}; trying again");
+        self.status.failed(&format!("{what}: {error}"));
+        self.wait(backoff).await
     }
 
     async fn wait(&self, backoff: &mut Backoff) -> bool {
